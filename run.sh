@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README's quick start.
+#   ./run.sh main   build .venv, fetch the datasets, run the project workflow (`spacy project run all`)
+#   ./run.sh test   build .venv, run the test suite
+# HAMR_DATASETS: a local folder with the six dataset folders (default ../shared/datasets);
+# when it does not exist the project downloads its assets instead.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV="${HAMR_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+DATASETS="${HAMR_DATASETS:-$(cd .. && pwd)/shared/datasets}"
+
+setup() {
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  # torch first and pinned: on these machines any other torch spec pulls a multi-GB CUDA build.
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check torch==2.13.0
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[test]"
+}
+
+main() {
+  setup
+  cd project
+  if [ -d "$DATASETS" ]; then
+    "../$VENV/bin/python" -m spacy project run copy-assets . --vars.local_datasets "$DATASETS"
+  else
+    "../$VENV/bin/python" -m spacy project assets .
+  fi
+  PATH="$(cd "../$VENV/bin" && pwd):$PATH" python -m spacy project run all .
+}
+
+run_tests() {
+  setup
+  HAMR_DATASETS="$DATASETS" "$VENV/bin/python" -m pytest tests -p no:cacheprovider "$@"
+}
+
+case "${1:-}" in
+  main) main ;;
+  test) shift; run_tests "$@" ;;
+  *) echo "usage: $0 main | test [pytest args]" >&2; exit 2 ;;
+esac

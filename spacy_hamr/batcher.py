@@ -1,0 +1,196 @@
+"""The `hamr.v1` batcher: what the model sees.
+
+A drop-in for `spacy.batch_by_words.v1` / `spacy.batch_by_padded.v1`: it
+takes their sizing settings and batches the same way, but each epoch it first
+draws ceil(oversampling * N) examples with replacement from
+
+    p_i ~ (h_i + 1e-6) ** alpha * (1 + boost_weight * b_i)
+
+where h is the hardness the `hamr.v1` callback feeds (uniform until then) and
+b the neighbour boost, refreshed every `boost_every` epochs from the
+`seed_fraction` hardest examples and their `n_neighbors` nearest neighbours.
+"""
+import random
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy
+from spacy.training import Example
+from spacy.training.batchers import configure_minibatch_by_padded_size, configure_minibatch_by_words
+from wasabi import msg
+
+from .embedders import make_tfidf_embedder
+from .labels import balanced_prior
+from .neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
+from .sampling import draw_epoch, epoch_draws, sampling_probabilities
+from .state import HamrState, activate
+from .stats import draw_statistics, format_statistics
+
+Sizing = Union[Sequence[int], int]
+Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]
+
+# The reference code's lambda: 0.7 for classification, 0.1 for NER.
+TEXTCAT_BOOST_WEIGHT = 0.7
+NER_BOOST_WEIGHT = 0.1
+
+
+def configure_hamr_batcher(
+    size: Sizing,
+    tolerance: float = 0.2,
+    discard_oversize: bool = False,
+    get_length: Optional[Callable[[Example], int]] = None,
+    buffer: Optional[int] = None,
+    alpha: float = 0.7,
+    boost_weight: Optional[float] = None,
+    seed_fraction: float = 0.1,
+    n_neighbors: int = 10,
+    boost_every: int = 1,
+    oversampling: float = 1.2,
+    class_power: float = 1.0,
+    resample: bool = True,
+    embedder: Optional[Embedder] = None,
+    exact_search_limit: int = EXACT_SEARCH_LIMIT,
+    seed: Optional[int] = None,
+) -> Batcher:
+    """Create the HAMR batcher (registered as `hamr.v1` in `@batchers`).
+
+    size (int or Sequence[int]): Words per batch (or padded size, with
+        `buffer`); a schedule such as `compounding.v1` works as in spaCy.
+    tolerance (float): As in `batch_by_words`: how far a batch may exceed `size`.
+    discard_oversize (bool): Drop examples that alone exceed the size.
+    get_length (Callable or None): Length of an example; `len` by default.
+    buffer (int or None): If set, batch like `batch_by_padded` with this
+        buffer (size = longest example x batch length); else like `batch_by_words`.
+    alpha (float): Hardness exponent; 0 ignores hardness.
+    boost_weight (float or None): lambda, the neighbour boost's weight; None
+        takes the reference value, 0.7 for textcat and 0.1 for NER corpora.
+        0 switches the boost off.
+    seed_fraction (float): rho in (0, 1], share of hardest examples used as seeds.
+    n_neighbors (int): k, neighbours per seed (a seed counts as its own neighbour).
+    boost_every (int): Refresh the boost every this many epochs.
+    oversampling (float): Draws per epoch as a multiple of the corpus size.
+    class_power (float): Base rate per class proportional to n_c ** class_power
+        (before hardness): 1 keeps the corpus distribution, 0.5 is square-root
+        sampling, 0 class-balanced oversampling.
+    resample (bool): False trains on spaCy's shuffled corpus once per epoch
+        (the "without resampling" ablation); the callback still sees each batch.
+    embedder (Callable or None): Embeds the training examples for the boost;
+        None uses `hamr.tfidf_embedder.v1` (offline, fitted on the corpus).
+    exact_search_limit (int): Corpus size up to which neighbours are searched
+        exactly; above it an approximate IVF index is used.
+    seed (int or None): Seed of the draws; None derives it from [training] seed.
+    """
+    _check_settings(alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
+                    n_neighbors=n_neighbors, boost_every=boost_every,
+                    oversampling=oversampling, class_power=class_power)
+    if buffer is not None:
+        sizer = configure_minibatch_by_padded_size(
+            size=size, buffer=buffer, discard_oversize=discard_oversize, get_length=get_length)
+    else:
+        sizer = configure_minibatch_by_words(
+            size=size, tolerance=tolerance, discard_oversize=discard_oversize, get_length=get_length)
+    return HamrBatcher(
+        sizer, alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
+        n_neighbors=n_neighbors, boost_every=boost_every, oversampling=oversampling,
+        class_power=class_power, resample=resample, embedder=embedder or make_tfidf_embedder(),
+        exact_search_limit=exact_search_limit, seed=seed)
+
+
+def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every,
+                    oversampling, class_power) -> None:
+    problems = []
+    if alpha < 0:
+        problems.append(f"alpha must be >= 0, got {alpha}")
+    if boost_weight is not None and boost_weight < 0:
+        problems.append(f"boost_weight must be >= 0, got {boost_weight}")
+    if not 0 < seed_fraction <= 1:
+        problems.append(f"seed_fraction must be in (0, 1], got {seed_fraction}")
+    if n_neighbors < 1:
+        problems.append(f"n_neighbors must be >= 1, got {n_neighbors}")
+    if boost_every < 1:
+        problems.append(f"boost_every must be >= 1, got {boost_every}")
+    if not oversampling > 0:
+        problems.append(f"oversampling must be > 0, got {oversampling}")
+    if class_power < 0:
+        problems.append(f"class_power must be >= 0, got {class_power}")
+    if problems:
+        raise ValueError("[training.batcher] hamr.v1: " + "; ".join(problems))
+
+
+class HamrBatcher:
+    """Called by spaCy once per epoch with the shuffled training examples."""
+
+    def __init__(self, sizer: Batcher, *, alpha: float, boost_weight: Optional[float],
+                 seed_fraction: float, n_neighbors: int, boost_every: int, oversampling: float,
+                 class_power: float, resample: bool, embedder: Embedder,
+                 exact_search_limit: int, seed: Optional[int]):
+        self.sizer = sizer
+        self.alpha = alpha
+        self.boost_weight = boost_weight
+        self.boost_every = boost_every
+        self.oversampling = oversampling
+        self.class_power = class_power
+        self.resample = resample
+        self.seed = seed
+        self.state = HamrState()
+        self.prior: Optional[numpy.ndarray] = None
+        self._rng: Optional[numpy.random.Generator] = None
+        self._warned_uniform = False
+        self._booster = NeighbourBoost(embedder, seed_fraction, n_neighbors, exact_search_limit)
+
+    def __call__(self, examples: Iterable[Example]) -> Iterator[List[Example]]:
+        if not isinstance(examples, list):
+            raise ValueError(
+                "[hamr.v1] The batcher got a streaming corpus ([training] max_epochs = -1). "
+                "HAMR resamples the whole corpus every epoch: set max_epochs >= 0 "
+                "(0 trains until max_steps or patience stop it)."
+            )
+        activate(self.state)
+        self.state.bind(examples)
+        if self._rng is None:
+            self._start(examples)
+        drawn = self._draw(examples)
+        yielded: List[int] = []
+        for batch in self.sizer([self.state.examples[i] for i in drawn]):
+            self.state.current_batch = self.state.indices_of(batch)
+            yielded.extend(self.state.current_batch)
+            yield batch
+        self._end_epoch(numpy.asarray(yielded, dtype="int64"))
+
+    def _start(self, examples: List[Example]) -> None:
+        # spaCy seeds Python's `random` from [training] seed before training,
+        # so drawing our seed from it makes the draws follow that setting.
+        seed = self.seed if self.seed is not None else random.getrandbits(32)
+        self._rng = numpy.random.default_rng(seed)
+        self._booster.seed = seed
+        if self.boost_weight is None:
+            has_cats = any(eg.reference.cats for eg in examples)
+            self.boost_weight = TEXTCAT_BOOST_WEIGHT if has_cats else NER_BOOST_WEIGHT
+        if self.class_power != 1.0:
+            self.prior = balanced_prior(self.state.labels, self.class_power)
+
+    def _draw(self, examples: List[Example]) -> numpy.ndarray:
+        if not self.resample:
+            return numpy.asarray(self.state.indices_of(examples), dtype="int64")
+        state = self.state
+        if state.epoch > 0 and state.epoch % self.boost_every == 0 and self.boost_weight > 0:
+            self._refresh_boost()
+        p = sampling_probabilities(state.hardness, state.boost, self.alpha, self.boost_weight, self.prior)
+        return draw_epoch(self._rng, p, epoch_draws(len(state), self.oversampling))
+
+    def _refresh_boost(self) -> None:
+        hardness = self.state.hardness
+        if numpy.ptp(hardness) <= 1e-12 * hardness.max():
+            # Without the callback every example is equally hard: seeds would be arbitrary.
+            if not self._warned_uniform:
+                msg.warn("[hamr] Hardness is uniform (no hamr.v1 callback feeding it): "
+                         "the neighbour boost stays off.")
+                self._warned_uniform = True
+            return
+        self.state.boost = self._booster(self.state.examples, hardness)
+
+    def _end_epoch(self, yielded: numpy.ndarray) -> None:
+        stats = draw_statistics(self.state.epoch, yielded, self.state.labels)
+        self.state.history.append(stats)
+        # One unwrapped line per epoch, between the rows of spaCy's training table.
+        print(format_statistics(stats), flush=True)
+        self.state.epoch += 1

@@ -1,0 +1,48 @@
+"""Which class an example stands for, for class statistics and class-balanced priors.
+
+A text classification example counts for its gold categories (score >= 0.5);
+an NER example for the entity types it contains, or `NO_ENTITY`.
+"""
+from collections import Counter
+from typing import Dict, List, Sequence
+
+import numpy
+from spacy.training import Example
+
+NO_ENTITY = "(no entity)"
+NO_LABEL = "(no label)"
+
+
+def example_labels(eg: Example) -> List[str]:
+    """The gold classes of one example (sorted, unique)."""
+    ref = eg.reference
+    if ref.cats:
+        positive = sorted(label for label, score in ref.cats.items() if score >= 0.5)
+        return positive or [NO_LABEL]
+    types = sorted({ent.label_ for ent in ref.ents})
+    return types or [NO_ENTITY]
+
+
+def label_counts(labels: Sequence[List[str]]) -> Counter:
+    """How many examples carry each class."""
+    return Counter(label for example in labels for label in example)
+
+
+def primary_labels(labels: Sequence[List[str]]) -> List[str]:
+    """Each example's rarest class: the one that decides its class-balanced rate."""
+    counts = label_counts(labels)
+    return [min(example, key=lambda label: (counts[label], label)) for example in labels]
+
+
+def balanced_prior(labels: Sequence[List[str]], power: float) -> numpy.ndarray:
+    """Per-example base rate that gives class c a share proportional to n_c ** power.
+
+    power = 0 is class-balanced oversampling (every class equally often),
+    power = 0.5 square-root sampling, power = 1 the corpus' own distribution.
+    """
+    primary = primary_labels(labels)
+    counts = Counter(primary)
+    mass: Dict[str, float] = {c: n ** power for c, n in counts.items()}
+    total = sum(mass.values())
+    prior = numpy.array([mass[c] / total / counts[c] for c in primary], dtype="float64")
+    return prior / prior.sum()

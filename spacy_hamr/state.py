@@ -1,0 +1,104 @@
+"""What HAMR knows about the training corpus, shared by the batcher and the callback.
+
+spaCy gives the `before_update` callback neither the batch nor the corpus,
+so the batcher publishes both here: the examples (in a stable order), the
+batch it has just yielded, and per-example hardness and neighbour boost.
+
+Example identity is the reference `Doc`: spaCy keeps the same `Example`
+objects across epochs when `max_epochs >= 0`, but `Language.update` copies
+the predicted docs of every batch, so only `eg.reference` is stable.
+
+spaCy resolves `[training]` twice (once in `init_nlp`, once in `train`), so
+two batchers are built; the one that is last *called* owns the active state,
+and the callback looks it up at its first step, not when it is built.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import numpy
+from spacy.training import Example
+
+from .labels import example_labels
+
+
+class HamrState:
+    """Per-example hardness, boost and identity for one training run."""
+
+    def __init__(self) -> None:
+        self.examples: List[Example] = []
+        self.labels: List[List[str]] = []
+        self.hardness = numpy.zeros(0, dtype="float64")
+        self.boost = numpy.zeros(0, dtype="float64")
+        self.current_batch: List[int] = []
+        self.epoch = 0
+        self.history: List[dict] = []
+        self._index: Dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    @property
+    def is_bound(self) -> bool:
+        return bool(self.examples)
+
+    def bind(self, examples: Sequence[Example]) -> None:
+        """Learn the corpus at the first epoch; check it is the same one afterwards."""
+        if not self.is_bound:
+            self._bind_first(examples)
+        elif len(examples) != len(self.examples) or any(
+            id(eg.reference) not in self._index for eg in examples
+        ):
+            raise ValueError(
+                "[hamr.v1] The training examples changed between epochs "
+                f"({len(self.examples)} before, {len(examples)} now). HAMR keeps "
+                "per-example state, so the corpus must be read once and kept in "
+                "memory: use [training] max_epochs >= 0 and no augmenter that "
+                "creates new examples every epoch."
+            )
+
+    def _bind_first(self, examples: Sequence[Example]) -> None:
+        if not examples:
+            raise ValueError("[hamr.v1] The training corpus is empty.")
+        self.examples = list(examples)
+        self._index = {id(eg.reference): i for i, eg in enumerate(self.examples)}
+        if len(self._index) != len(self.examples):
+            raise ValueError(
+                "[hamr.v1] The same reference Doc appears twice in the training "
+                "corpus; HAMR needs one Example per reference Doc."
+            )
+        self.labels = [example_labels(eg) for eg in self.examples]
+        n = len(self.examples)
+        # Uniform until the callback feeds it (reference: h initialised to 1/N).
+        self.hardness = numpy.full(n, 1.0 / n)
+        self.boost = numpy.zeros(n)
+
+    def index_of(self, eg: Example) -> int:
+        """Stable index of an example (or of a copy made by `Language.update`)."""
+        try:
+            return self._index[id(eg.reference)]
+        except KeyError:
+            raise KeyError(
+                f"[hamr.v1] Example not in the training corpus: {eg.reference.text[:80]!r}"
+            ) from None
+
+    def indices_of(self, batch: Sequence[Example]) -> List[int]:
+        return [self.index_of(eg) for eg in batch]
+
+
+_ACTIVE: Optional[HamrState] = None
+
+
+def activate(state: HamrState) -> None:
+    """Make `state` the one the callback of this training run will use."""
+    global _ACTIVE
+    _ACTIVE = state
+
+
+def active_state() -> HamrState:
+    """The state of the batcher that is feeding the current training run."""
+    if _ACTIVE is None or not _ACTIVE.is_bound:
+        raise RuntimeError(
+            "[hamr.v1] The hamr.v1 callback needs the hamr.v1 batcher: set "
+            '[training.batcher] @batchers = "hamr.v1" (use resample = false '
+            "to train on the plain shuffled corpus)."
+        )
+    return _ACTIVE

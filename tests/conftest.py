@@ -1,0 +1,53 @@
+import os
+import random
+from pathlib import Path
+from typing import List
+
+import pytest
+import spacy
+from spacy.training import Example
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def datasets_dir() -> Path:
+    """The paper's datasets: $HAMR_DATASETS, else ../shared/datasets beside the checkout."""
+    return Path(os.environ.get("HAMR_DATASETS", ROOT.parent / "shared" / "datasets"))
+
+
+@pytest.fixture
+def real_datasets() -> Path:
+    path = datasets_dir()
+    if not (path / "cyclone_idai_2019" / "train.json").exists():
+        pytest.skip(f"real datasets not found at {path}")
+    return path
+
+
+def textcat_examples(n: int, shares=(0.7, 0.2, 0.1), seed: int = 0) -> List[Example]:
+    """Generated, imbalanced 3-class examples ("big", "mid", "rare")."""
+    nlp = spacy.blank("en")
+    rng = random.Random(seed)
+    labels = ["big", "mid", "rare"]
+    words = {"big": "sun warm beach", "mid": "rain wet cloud", "rare": "storm wind flood"}
+    examples = []
+    for i in range(n):
+        label = rng.choices(labels, weights=shares)[0]
+        text = f"{words[label]} item {i} {rng.choice(['a', 'the', 'some'])}"
+        doc = nlp.make_doc(text)
+        examples.append(Example.from_dict(doc, {"cats": {l: float(l == label) for l in labels}}))
+    return examples
+
+
+def ner_examples(n: int, seed: int = 0) -> List[Example]:
+    """Generated NER examples: many PER, few LOC."""
+    nlp = spacy.blank("en")
+    rng = random.Random(seed)
+    examples = []
+    for i in range(n):
+        if rng.random() < 0.15:
+            words, ents = ["flew", "to", "Paris", str(i)], ["O", "O", "B-LOC", "O"]
+        else:
+            words, ents = ["Anna", "Smith", "said", str(i)], ["B-PER", "I-PER", "O", "O"]
+        doc = spacy.tokens.Doc(nlp.vocab, words=words)
+        examples.append(Example(doc, spacy.tokens.Doc(nlp.vocab, words=words, ents=ents)))
+    return examples

@@ -1,0 +1,153 @@
+"""The hamr.v1 batcher called the way spaCy's training loop calls it."""
+import math
+import random
+from collections import Counter
+
+import numpy
+import pytest
+from spacy.training import Example
+
+from spacy_hamr.batcher import configure_hamr_batcher
+from spacy_hamr.state import active_state
+
+from .conftest import ner_examples, textcat_examples
+
+
+def one_epoch(batcher, examples):
+    return [eg for batch in batcher(examples) for eg in batch]
+
+
+def make_batcher(**settings):
+    settings.setdefault("size", 64)
+    settings.setdefault("seed", 0)
+    return configure_hamr_batcher(**settings)
+
+
+def test_epoch_draws_ceil_ratio_n_with_replacement():
+    examples = textcat_examples(101)
+    drawn = one_epoch(make_batcher(), examples)
+    assert len(drawn) == math.ceil(1.2 * 101)
+    assert max(Counter(id(eg) for eg in drawn).values()) > 1
+    stats = active_state().history[-1]
+    assert stats["draws"] == len(drawn) and stats["unique"] == len({id(eg) for eg in drawn})
+
+
+def test_same_seed_same_draws_other_seed_other_draws():
+    examples = textcat_examples(80)
+
+    def texts(seed):
+        batcher = make_batcher(seed=seed)
+        return [[eg.reference.text for eg in one_epoch(batcher, examples)] for _ in range(2)]
+
+    assert texts(3) == texts(3)
+    assert texts(3) != texts(4)
+
+
+def test_seed_follows_spacy_training_seed():
+    examples = textcat_examples(50)
+
+    def texts():
+        random.seed(11)  # what spaCy's fix_random_seed does before training
+        return [eg.reference.text for eg in one_epoch(make_batcher(seed=None), examples)]
+
+    assert texts() == texts()
+
+
+def test_hardness_steers_the_draws():
+    examples = textcat_examples(200)
+    batcher = make_batcher(alpha=1.0, boost_weight=0.0)
+    one_epoch(batcher, examples)
+    state = active_state()
+    state.hardness[:] = 1e-6
+    state.hardness[:10] = 1.0  # ten hard examples
+    drawn = one_epoch(batcher, list(reversed(examples)))  # spaCy reshuffles between epochs
+    hard = sum(state.index_of(eg) < 10 for eg in drawn)
+    assert hard / len(drawn) > 0.95
+
+
+def test_identity_survives_spacy_copies():
+    examples = textcat_examples(20)
+    batch = next(iter(make_batcher()(examples)))
+    state = active_state()
+    copies = [Example(eg.x.copy(), eg.y) for eg in batch]  # what Language.update does
+    assert state.indices_of(copies) == state.current_batch
+
+
+def test_without_resampling_each_example_once_in_spacy_order():
+    examples = textcat_examples(50)
+    drawn = one_epoch(make_batcher(resample=False, size=1000), examples)
+    assert [id(eg) for eg in drawn] == [id(eg) for eg in examples]
+
+
+def test_class_power_zero_balances_classes():
+    examples = textcat_examples(600, shares=(0.8, 0.15, 0.05))
+    batcher = make_batcher(class_power=0.0, oversampling=10.0, size=10_000)
+    one_epoch(batcher, examples)
+    shares = active_state().history[-1]["class_share"]
+    for label in ("big", "mid", "rare"):
+        assert shares[label] == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_ner_class_share_counts_entity_types():
+    examples = ner_examples(200)
+    one_epoch(make_batcher(resample=False, size=10_000), examples)
+    shares = active_state().history[-1]["class_share"]
+    assert set(shares) == {"LOC", "PER"}
+    assert shares["LOC"] + shares["PER"] == pytest.approx(1.0)
+
+
+def test_padded_sizing_with_buffer():
+    examples = textcat_examples(100)
+    batches = list(make_batcher(size=40, buffer=16)(examples))
+    for batch in batches:
+        assert max(len(eg) for eg in batch) * len(batch) <= 40 or len(batch) == 1
+
+
+def test_size_schedule_is_accepted():
+    examples = textcat_examples(100)
+    sizes = iter([10, 20, 40, 80] + [160] * 1000)
+    batches = list(make_batcher(size=sizes)(examples))
+    assert sum(len(b) for b in batches) == 120
+
+
+def test_neighbour_boost_refreshes_from_the_second_epoch():
+    examples = textcat_examples(100)
+    batcher = make_batcher(boost_weight=0.7, seed_fraction=0.1, n_neighbors=5)
+    one_epoch(batcher, examples)
+    state = active_state()
+    assert not state.boost.any()
+    state.hardness[:] = numpy.linspace(0.0, 1.0, len(state))
+    one_epoch(batcher, examples)
+    assert state.boost.max() == 1.0
+    assert (state.boost > 0).sum() >= 5
+
+
+def test_uniform_hardness_leaves_the_boost_off():
+    examples = textcat_examples(60)
+    batcher = make_batcher(boost_weight=0.7)
+    for _ in range(3):
+        one_epoch(batcher, examples)
+    assert not active_state().boost.any()
+
+
+def test_streaming_corpus_is_refused():
+    with pytest.raises(ValueError, match="max_epochs"):
+        next(iter(make_batcher()(iter(textcat_examples(5)))))
+
+
+def test_changed_corpus_is_refused():
+    batcher = make_batcher()
+    one_epoch(batcher, textcat_examples(10))
+    with pytest.raises(ValueError, match="changed between epochs"):
+        one_epoch(batcher, textcat_examples(12))
+
+
+@pytest.mark.parametrize(
+    "setting,value",
+    [("alpha", -0.1), ("oversampling", 0.0), ("oversampling", -1.0), ("n_neighbors", 0),
+     ("seed_fraction", 0.0), ("seed_fraction", 1.5), ("boost_every", 0), ("boost_weight", -1.0),
+     ("class_power", -1.0)],
+)
+def test_bad_settings_name_the_setting(setting, value):
+    with pytest.raises(ValueError, match=rf"hamr.v1: {setting} must be"):
+        make_batcher(**{setting: value})

@@ -1,0 +1,77 @@
+"""The registered embedders for the neighbour boost."""
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_hamr.embedders import (
+    make_doc_vectors_embedder,
+    make_npy_embedder,
+    make_sentence_embedder,
+    make_tfidf_embedder,
+)
+
+from .conftest import textcat_examples
+
+
+def cosine(a, b):
+    return float(a @ b / (numpy.linalg.norm(a) * numpy.linalg.norm(b)))
+
+
+def test_tfidf_embeds_similar_texts_close():
+    examples = textcat_examples(60)
+    vectors = make_tfidf_embedder(dims=8)(examples)
+    assert vectors.shape == (60, 8) and vectors.dtype == numpy.float32
+    labels = [max(eg.reference.cats, key=eg.reference.cats.get) for eg in examples]
+    same = [cosine(vectors[i], vectors[j]) for i in range(20) for j in range(20) if i < j and labels[i] == labels[j]]
+    other = [cosine(vectors[i], vectors[j]) for i in range(20) for j in range(20) if labels[i] != labels[j]]
+    assert numpy.mean(same) > numpy.mean(other) + 0.3
+
+
+def test_tfidf_handles_a_tiny_corpus():
+    vectors = make_tfidf_embedder()(textcat_examples(2))
+    assert vectors.shape[0] == 2
+
+
+def write_corpus(path, examples):
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
+
+
+def test_npy_rows_follow_the_corpus_not_the_shuffle(tmp_path):
+    examples = textcat_examples(10)
+    write_corpus(tmp_path / "train.spacy", examples)
+    numpy.save(tmp_path / "vec.npy", numpy.arange(20, dtype="float32").reshape(10, 2))
+    shuffled = examples[::-1]
+    vectors = make_npy_embedder(tmp_path / "vec.npy", tmp_path / "train.spacy")(shuffled)
+    numpy.testing.assert_array_equal(vectors[0], [18, 19])
+
+
+def test_npy_with_the_wrong_row_count_names_both_files(tmp_path):
+    examples = textcat_examples(10)
+    write_corpus(tmp_path / "train.spacy", examples)
+    numpy.save(tmp_path / "vec.npy", numpy.zeros((9, 2), dtype="float32"))
+    with pytest.raises(ValueError, match=r"vec.npy has shape \(9, 2\).*holds 10 docs"):
+        make_npy_embedder(tmp_path / "vec.npy", tmp_path / "train.spacy")(examples)
+
+
+def test_doc_vectors_need_vectors():
+    with pytest.raises(ValueError, match="no word vectors"):
+        make_doc_vectors_embedder()(textcat_examples(3))
+
+
+def test_doc_vectors_average_token_vectors():
+    nlp = spacy.blank("en")
+    nlp.vocab.set_vector("storm", numpy.array([1.0, 0.0], dtype="float32"))
+    nlp.vocab.set_vector("sun", numpy.array([0.0, 1.0], dtype="float32"))
+    examples = [Example.from_dict(nlp.make_doc(t), {}) for t in ("storm", "sun")]
+    numpy.testing.assert_allclose(make_doc_vectors_embedder()(examples), [[1, 0], [0, 1]])
+
+
+def test_sentence_embedder_uses_the_offline_minilm():
+    nlp = spacy.blank("en")
+    texts = ["The cat sat on the mat.", "A feline rested on a rug.", "Stock prices fell sharply."]
+    examples = [Example.from_dict(nlp.make_doc(t), {}) for t in texts]
+    vectors = make_sentence_embedder()(examples)
+    assert vectors.shape == (3, 384)
+    assert cosine(vectors[0], vectors[1]) > 0.4 > cosine(vectors[0], vectors[2])

@@ -1,0 +1,120 @@
+"""Real `spacy train` runs through the CLI, with configs made by `spacy init config`
+and only the batcher swapped, on slices of the paper's datasets."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from spacy.util import load_config
+from thinc.api import Config
+
+from spacy_hamr.convert import convert_dataset
+
+pytestmark = pytest.mark.slow
+
+
+def spacy_cli(*args, cwd):
+    result = subprocess.run([sys.executable, "-m", "spacy", *map(str, args)], cwd=cwd,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def init_config(tmp_path, pipeline, name="config.cfg"):
+    path = tmp_path / name
+    spacy_cli("init", "config", path, "-p", pipeline, "-o", "efficiency", "-F", cwd=tmp_path)
+    return path
+
+
+def swap_batcher(path, block=None):
+    """Change only @batchers (or set the whole block, for batch_by_padded's keys)."""
+    if block is None:
+        text = path.read_text()
+        path.write_text(text.replace('@batchers = "spacy.batch_by_words.v1"', '@batchers = "hamr.v1"'))
+    else:
+        config = Config().from_disk(path, interpolate=False)
+        config["training"]["batcher"] = block
+        config.to_disk(path)
+    assert load_config(path)["training"]["batcher"]["@batchers"] == "hamr.v1"
+
+
+@pytest.fixture(scope="module")
+def idai_slice(tmp_path_factory):
+    from .conftest import datasets_dir
+
+    src = datasets_dir() / "cyclone_idai_2019"
+    if not src.exists():
+        pytest.skip("real datasets not found")
+    out = tmp_path_factory.mktemp("idai")
+    convert_dataset(src, out, limit=300)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mit_slice(tmp_path_factory):
+    from .conftest import datasets_dir
+
+    src = datasets_dir() / "mit_restaurant"
+    if not src.exists():
+        pytest.skip("real datasets not found")
+    out = tmp_path_factory.mktemp("mit")
+    convert_dataset(src, out, limit=200)
+    return out
+
+
+def train(cfg, data, output, *overrides):
+    return spacy_cli("train", cfg, "--output", output, "--paths.train", data / "train.spacy",
+                     "--paths.dev", data / "dev.spacy", *overrides, cwd=cfg.parent)
+
+
+def test_textcat_config_trains_with_only_the_batcher_swapped(tmp_path, idai_slice):
+    cfg = init_config(tmp_path, "textcat")
+    swap_batcher(cfg)
+    log = train(cfg, idai_slice, tmp_path / "out", "--training.max_epochs", "2")
+    assert "[hamr] epoch 0: 360 draws" in log and "[hamr] epoch 1: 360 draws" in log
+    assert (tmp_path / "out" / "model-last" / "textcat").exists()
+
+
+def test_same_seed_same_draws_and_same_model(tmp_path, idai_slice):
+    cfg = init_config(tmp_path, "textcat")
+    swap_batcher(cfg)
+    runs = []
+    for name in ("a", "b"):
+        log = train(cfg, idai_slice, tmp_path / name, "--training.max_epochs", "1")
+        draws = [line for line in log.splitlines() if line.startswith("[hamr] epoch")]
+        weights = (tmp_path / name / "model-last" / "textcat" / "model").read_bytes()
+        runs.append((draws, weights))
+    assert len(runs[0][0]) == 1 and runs[0] == runs[1]
+
+
+def test_ner_config_with_batch_by_padded_keys(tmp_path, mit_slice):
+    cfg = init_config(tmp_path, "ner")
+    # the keys of spacy.batch_by_padded.v1, as the transformer template has them
+    swap_batcher(cfg, {"@batchers": "hamr.v1", "size": 2000, "buffer": 256,
+                       "discard_oversize": False, "get_length": None})
+    log = train(cfg, mit_slice, tmp_path / "out", "--training.max_epochs", "1")
+    assert "[hamr] epoch 0: 240 draws" in log
+    assert "Location" in log  # NER class shares name the entity types
+
+
+def test_streaming_corpus_fails_with_a_clear_message(tmp_path, idai_slice):
+    cfg = init_config(tmp_path, "textcat")
+    swap_batcher(cfg)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(idai_slice / "train.spacy"),
+         "--paths.dev", str(idai_slice / "dev.spacy"), "--training.max_epochs", "-1",
+         "--training.max_steps", "5"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "streaming corpus" in result.stderr and "max_epochs" in result.stderr
+
+
+def test_bad_setting_fails_before_training(tmp_path, idai_slice):
+    cfg = init_config(tmp_path, "textcat")
+    swap_batcher(cfg)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(idai_slice / "train.spacy"),
+         "--paths.dev", str(idai_slice / "dev.spacy"), "--training.batcher.alpha", "-1"],
+        capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "alpha must be >= 0" in result.stdout + result.stderr
+    assert "E    #" not in result.stdout  # the training table never started
