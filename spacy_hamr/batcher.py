@@ -11,9 +11,11 @@ b the neighbour boost, refreshed every `boost_every` epochs from the
 `seed_fraction` hardest examples and their `n_neighbors` nearest neighbours.
 """
 import random
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy
+import srsly
 from spacy.training import Example
 from spacy.training.batchers import configure_minibatch_by_padded_size, configure_minibatch_by_words
 from wasabi import msg
@@ -23,7 +25,7 @@ from .labels import balanced_prior
 from .neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from .sampling import draw_epoch, epoch_draws, sampling_probabilities
 from .state import HamrState, activate
-from .stats import draw_statistics, format_statistics
+from .stats import draw_statistics, format_statistics, step_summary
 
 Sizing = Union[Sequence[int], int]
 Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]
@@ -50,6 +52,7 @@ def configure_hamr_batcher(
     embedder: Optional[Embedder] = None,
     exact_search_limit: int = EXACT_SEARCH_LIMIT,
     seed: Optional[int] = None,
+    log_path: Optional[Path] = None,
 ) -> Batcher:
     """Create the HAMR batcher (registered as `hamr.v1` in `@batchers`).
 
@@ -78,6 +81,8 @@ def configure_hamr_batcher(
     exact_search_limit (int): Corpus size up to which neighbours are searched
         exactly; above it an approximate IVF index is used.
     seed (int or None): Seed of the draws; None derives it from [training] seed.
+    log_path (Path or None): Append each epoch's statistics (draws, class
+        shares, weights, meta loss, sampled loss/weight pairs) to this JSONL file.
     """
     _check_settings(alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
                     n_neighbors=n_neighbors, boost_every=boost_every,
@@ -92,7 +97,7 @@ def configure_hamr_batcher(
         sizer, alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
         n_neighbors=n_neighbors, boost_every=boost_every, oversampling=oversampling,
         class_power=class_power, resample=resample, embedder=embedder or make_tfidf_embedder(),
-        exact_search_limit=exact_search_limit, seed=seed)
+        exact_search_limit=exact_search_limit, seed=seed, log_path=log_path)
 
 
 def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every,
@@ -122,7 +127,7 @@ class HamrBatcher:
     def __init__(self, sizer: Batcher, *, alpha: float, boost_weight: Optional[float],
                  seed_fraction: float, n_neighbors: int, boost_every: int, oversampling: float,
                  class_power: float, resample: bool, embedder: Embedder,
-                 exact_search_limit: int, seed: Optional[int]):
+                 exact_search_limit: int, seed: Optional[int], log_path: Optional[Path]):
         self.sizer = sizer
         self.alpha = alpha
         self.boost_weight = boost_weight
@@ -131,6 +136,7 @@ class HamrBatcher:
         self.class_power = class_power
         self.resample = resample
         self.seed = seed
+        self.log_path = Path(log_path) if log_path is not None else None
         self.state = HamrState()
         self.prior: Optional[numpy.ndarray] = None
         self._rng: Optional[numpy.random.Generator] = None
@@ -190,7 +196,13 @@ class HamrBatcher:
 
     def _end_epoch(self, yielded: numpy.ndarray) -> None:
         stats = draw_statistics(self.state.epoch, yielded, self.state.labels)
+        stats.update(step_summary(self.state.step_log, numpy.random.default_rng(self.state.epoch)))
+        self.state.step_log.clear()
         self.state.history.append(stats)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf8") as file_:
+                file_.write(srsly.json_dumps(stats) + "\n")
         # One unwrapped line per epoch, between the rows of spaCy's training table.
         print(format_statistics(stats), flush=True)
         self.state.epoch += 1

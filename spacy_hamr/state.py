@@ -12,6 +12,7 @@ spaCy resolves `[training]` twice (once in `init_nlp`, once in `train`), so
 two batchers are built; the one that is last *called* owns the active state,
 and the callback looks it up at its first step, not when it is built.
 """
+from collections import defaultdict
 from typing import Dict, List, Optional, Sequence
 
 import numpy
@@ -31,6 +32,9 @@ class HamrState:
         self.current_batch: List[int] = []
         self.epoch = 0
         self.history: List[dict] = []
+        # What the callback did this epoch (weights, meta losses); the batcher
+        # summarises it into the epoch's log line and empties it.
+        self.step_log: Dict[str, list] = defaultdict(list)
         self._index: Dict[int, int] = {}
 
     def __len__(self) -> int:

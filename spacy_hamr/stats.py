@@ -26,9 +26,35 @@ def draw_statistics(epoch: int, drawn: numpy.ndarray, labels: Sequence[List[str]
     }
 
 
+# Pairs of (loss, learned weight) kept per epoch for the report's plot.
+LOSS_WEIGHT_SAMPLE = 500
+
+
+def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict:
+    """Weight mean / p10 / p90 and mean meta loss of the callback's steps."""
+    summary: Dict = {}
+    if step_log.get("weight"):
+        w = numpy.asarray(step_log["weight"])
+        summary.update(weight_mean=float(w.mean()), weight_p10=float(numpy.percentile(w, 10)),
+                       weight_p90=float(numpy.percentile(w, 90)))
+    if step_log.get("meta_loss"):
+        summary["meta_loss"] = float(numpy.mean(step_log["meta_loss"]))
+    pairs = step_log.get("loss_weight") or []
+    if pairs:
+        keep = rng.choice(len(pairs), size=min(len(pairs), LOSS_WEIGHT_SAMPLE), replace=False)
+        summary["loss_weight"] = [pairs[i] for i in sorted(keep)]
+    return summary
+
+
 def format_statistics(stats: Dict) -> str:
     shares = ", ".join(f"{c} {100 * s:.1f}%" for c, s in stats["class_share"].items())
-    return (
+    line = (
         f"[hamr] epoch {stats['epoch']}: {stats['draws']} draws, {stats['unique']} unique, "
-        f"max repeats {stats['max_repeats']}; share of draws: {shares}"
+        f"max repeats {stats['max_repeats']}"
     )
+    if "weight_mean" in stats:
+        line += (f"; weight mean {stats['weight_mean']:.2f} p10 {stats['weight_p10']:.2f} "
+                 f"p90 {stats['weight_p90']:.2f}")
+    if "meta_loss" in stats:
+        line += f"; meta loss {stats['meta_loss']:.4f}"
+    return line + f"; share of draws: {shares}"

@@ -1,0 +1,216 @@
+"""The `hamr.v1` callback for [training.before_update]: one HAMR step around
+spaCy's own update.
+
+spaCy calls it after drawing a batch and before `nlp.update`. It reads the
+batch from the batcher's state, decides the batch's loss weights (meta-learned
+by default), hands them to the component adapters that scale the gradient
+inside the update, and feeds the weights to the hardness the batcher samples by.
+
+Meta step (every `meta_every` steps): the meta gradient g of the unweighted loss
+on a meta batch; per-example training losses at theta +- h g/|g| give
+<g, grad l_i> for the whole batch; dL_meta/dw_i = -inner_lr <g, grad l_i> / B
+is back-propagated into the weight net. Between meta steps, the weights come
+from each example's loss recorded at its last update.
+"""
+import random
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import EntityRecognizer
+from spacy.training import Example
+from wasabi import msg
+
+from .components import LossBook, install
+from .hardness import HARDNESS_RULES, global_decay
+from .labels import balanced_prior
+from .lookahead import TrainableParams, hypergradient
+from .meta import check_meta_labels, read_meta_examples
+from .scoring import with_macro_f
+from .state import HamrState, active_state
+from .weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
+
+WEIGHTINGS = ("meta", "none", "inverse_frequency")
+# The reference code's meta learning rates and hardness floors.
+META_LR = {"textcat": 1e-4, "ner": 3e-4}
+HARDNESS_EPS = {"textcat": 1e-6, "ner": 1e-4}
+
+
+def make_hamr_callback(
+    weighting: str = "meta",
+    meta_path: Optional[Path] = None,
+    meta_batch_size: int = 8,
+    meta_every: int = 1,
+    inner_lr: float = 2e-4,
+    meta_lr: Optional[float] = None,
+    fd_step: float = 1e-4,
+    hardness: str = "global_decay",
+    ner_loss: str = "sum",
+    ner_macro_f: bool = True,
+    seed: Optional[int] = None,
+) -> Callable[[Language, Dict], None]:
+    """Create the HAMR callback (registered as `hamr.v1` in `@callbacks`).
+
+    weighting (str): "meta" learns the weights (HAMR); "none" trains unweighted
+        and feeds the batcher the normalised loss as hardness (the "without
+        meta-weighting" ablation); "inverse_frequency" weights each example by
+        N / (C n_c) of its class (rarest class for NER), a static baseline.
+    meta_path (Path or None): A .spacy meta corpus; None uses the dev corpus.
+    meta_batch_size (int): Meta examples per meta step (cycled, reference: 8).
+    meta_every (int): Do a meta step every this many steps.
+    inner_lr (float): eta of the virtual SGD step (reference: 2e-4).
+    meta_lr (float or None): Adam learning rate of the weight net; None takes
+        the reference's 1e-4 (textcat) or 3e-4 (ner).
+    fd_step (float): Step along the unit meta gradient of the central difference;
+        NER losses follow the predicted transitions and turn non-linear by 1e-3.
+    hardness (str): "global_decay" (reference) or "visit_ema".
+    ner_loss (str): Per-document NER loss: "sum" of the transition NLL over
+        parser states (what spaCy optimises) or "max" (the reference code).
+    ner_macro_f (bool): Add `ents_macro_f` (mean per-type F) to NER scores, for
+        [training.score_weights].
+    seed (int or None): Seed of the weight net and meta batches; None derives
+        it from [training] seed.
+    """
+    problems = []
+    if weighting not in WEIGHTINGS:
+        problems.append(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+    if hardness not in HARDNESS_RULES:
+        problems.append(f"hardness must be one of {', '.join(HARDNESS_RULES)}, got {hardness!r}")
+    if ner_loss not in ("sum", "max"):
+        problems.append(f"ner_loss must be 'sum' or 'max', got {ner_loss!r}")
+    for name, value in [("meta_batch_size", meta_batch_size), ("meta_every", meta_every)]:
+        if value < 1:
+            problems.append(f"{name} must be >= 1, got {value}")
+    for name, value in [("inner_lr", inner_lr), ("fd_step", fd_step), ("meta_lr", meta_lr)]:
+        if value is not None and not value > 0:
+            problems.append(f"{name} must be > 0, got {value}")
+    if problems:
+        raise ValueError("[training.before_update] hamr.v1: " + "; ".join(problems))
+    return HamrCallback(weighting=weighting, meta_path=meta_path, meta_batch_size=meta_batch_size,
+                        meta_every=meta_every, inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
+                        hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
+
+
+class HamrCallback:
+    def __init__(self, **settings):
+        self.settings = settings
+        self.state: Optional[HamrState] = None
+        self.book = LossBook()
+
+    def __call__(self, nlp: Language, info: Dict) -> None:
+        if self.state is None or self.state is not active_state():
+            self._start(nlp)
+        state = self.state
+        self._harvest_losses()
+        indices = numpy.asarray(state.current_batch, dtype="int64")
+        batch = [state.examples[i] for i in indices]
+        if self.settings["weighting"] == "meta" and info["step"] % self.settings["meta_every"] == 0:
+            weights, signal = self._meta_weights(nlp, batch, indices)
+        else:
+            weights, signal = self._plain_weights(indices)
+        self.book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
+        self.hardness_rule(state.hardness, indices, signal)
+        state.step_log["weight"].extend(weights.tolist())
+        self._previous = (batch, indices)
+
+    # -- set-up ---------------------------------------------------------------
+
+    def _start(self, nlp: Language) -> None:
+        self.state = state = active_state()
+        training = nlp.config["training"]
+        self.exclude = list(training.get("frozen_components", []))
+        self.annotates = list(training.get("annotating_components", []))
+        self.components = install(nlp, self.book, self.exclude, self.settings["ner_loss"])
+        is_ner = any(isinstance(nlp.get_pipe(n), EntityRecognizer) for n in self.components)
+        task = "ner" if is_ner else "textcat"
+        if self.settings["ner_macro_f"]:
+            for name in self.components:
+                pipe = nlp.get_pipe(name)
+                if isinstance(pipe, EntityRecognizer):
+                    pipe.scorer = with_macro_f(pipe.scorer)
+        seed = self.settings["seed"] if self.settings["seed"] is not None else random.getrandbits(32)
+        self.rng = numpy.random.default_rng(seed)
+        rule = HARDNESS_RULES[self.settings["hardness"]]
+        self.hardness_rule = rule(eps=HARDNESS_EPS[task]) if rule is global_decay else rule()
+        self.last_loss = numpy.full(len(state), numpy.nan)
+        self._previous = ([], numpy.zeros(0, dtype="int64"))
+        if self.settings["weighting"] == "inverse_frequency":
+            self.static_weights = inverse_frequency_weights(state)
+        if self.settings["weighting"] == "meta":
+            self.params = TrainableParams(nlp, self.exclude)
+            self.meta = read_meta_examples(nlp, self.settings["meta_path"])
+            check_meta_labels(state.labels, self.meta)
+            self._meta_order: List[int] = []
+            self.net = WeightNet(seed)
+            self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task])
+
+    # -- weights ------------------------------------------------------------
+
+    def _harvest_losses(self) -> None:
+        """Keep the losses the last real update recorded: next visit's weights use them."""
+        batch, indices = self._previous
+        losses = self.book.take_losses(batch)
+        known = numpy.isfinite(losses)
+        self.last_loss[indices[known]] = losses[known]
+
+    def _plain_weights(self, indices: numpy.ndarray):
+        weighting = self.settings["weighting"]
+        if weighting == "inverse_frequency":
+            weights = self.static_weights[indices]
+            return weights, weights
+        losses = filled(self.last_loss[indices])
+        if weighting == "none":
+            ratio = losses / max(float(losses.mean()), 1e-12)
+            return numpy.ones(len(indices)), numpy.clip(ratio, MIN_WEIGHT, MAX_WEIGHT)
+        weights = batch_weights(self.net, losses)
+        return weights, weights
+
+    def _meta_weights(self, nlp: Language, batch: List[Example], indices: numpy.ndarray):
+        outcome = self._lookahead(nlp, batch)
+        if outcome is None:
+            return self._plain_weights(indices)
+        losses, hypergrad, meta_loss = outcome
+        self.last_loss[indices] = losses
+        _, weights = meta_step(self.net, self.optimizer, losses, hypergrad)
+        self.state.step_log["meta_loss"].append(meta_loss)
+        self.state.step_log["loss_weight"].extend(zip(losses.tolist(), weights.tolist()))
+        return weights, weights
+
+    def _lookahead(self, nlp: Language, batch: List[Example]):
+        self.book.weights = {}  # side passes are unweighted
+        outcome = hypergradient(lambda egs, grads=False: self._loss_pass(nlp, egs, grads), self.params,
+                                batch, self._next_meta_batch(), self.settings["fd_step"],
+                                self.settings["inner_lr"])
+        if isinstance(outcome, str):
+            msg.warn(f"[hamr] Meta step skipped ({outcome}); this batch keeps its previous weights.")
+            return None
+        return outcome
+
+    def _loss_pass(self, nlp: Language, examples: List[Example], with_gradients: bool = False):
+        """Per-example losses (and the summed gradient) at the current parameters, applying nothing."""
+        nlp.update(examples, drop=0.0, sgd=False, losses={}, exclude=self.exclude, annotates=self.annotates)
+        losses = self.book.take_losses(examples)
+        grads = self.params.gradients() if with_gradients else None
+        self.params.zero_gradients()
+        return losses, grads
+
+    def _next_meta_batch(self) -> List[Example]:
+        size = min(self.settings["meta_batch_size"], len(self.meta))
+        if len(self._meta_order) < size:
+            self._meta_order += self.rng.permutation(len(self.meta)).tolist()
+        chosen, self._meta_order = self._meta_order[:size], self._meta_order[size:]
+        return [self.meta[i] for i in chosen]
+
+
+def filled(losses: numpy.ndarray) -> numpy.ndarray:
+    """Unknown losses (never updated yet) count as the batch average: z = 0."""
+    known = numpy.isfinite(losses)
+    return numpy.where(known, losses, losses[known].mean() if known.any() else 0.0)
+
+
+def inverse_frequency_weights(state: HamrState) -> numpy.ndarray:
+    """N / (C n_c) of each example's (rarest) class, over the whole corpus."""
+    prior = balanced_prior(state.labels, power=0.0)  # 1 / (C n_c) per example
+    return prior * len(state)
+

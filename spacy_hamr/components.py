@@ -1,0 +1,182 @@
+"""Per-component adapters: each records per-example losses and scales each
+example's gradient by its weight, during spaCy's own `update`.
+
+- textcat / textcat_multilabel: the instance's `get_loss` is shadowed; the
+  recorded loss matches the objective really optimised: cross-entropy when the
+  output layer is thinc's `Softmax` (whose backprop treats d_scores as the
+  gradient of the logits), 1/2 squared error for `softmax_activation` (BOW) and
+  `Logistic` (multilabel) outputs.
+- ner (greedy): `EntityRecognizer` is a cdef class that refuses patching, so a
+  Python subclass stands in the pipeline (the config keeps `factory = "ner"`,
+  so saved pipelines load without this package). It scales each parser state's
+  row of d_scores by its document's weight and records the transition NLL per
+  document (sum over states, or the max, the reference code's reduction).
+"""
+from collections import defaultdict
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import EntityRecognizer, TextCategorizer
+from spacy.training import Example
+from thinc.api import Model
+from wasabi import msg
+
+
+class LossBook:
+    """Weights to apply and losses recorded, keyed by the reference Doc's id.
+
+    Losses are kept per component: an example drawn twice in one batch is
+    recorded twice with the same value, while a pipeline with two weighted
+    components (textcat + ner) sums theirs.
+    """
+
+    def __init__(self) -> None:
+        self.weights: Dict[int, float] = {}
+        self.losses: Dict[str, Dict[int, float]] = defaultdict(dict)
+
+    def weights_of(self, examples: Sequence[Example]) -> numpy.ndarray:
+        return numpy.array([self.weights.get(id(eg.reference), 1.0) for eg in examples], dtype="f")
+
+    def record(self, component: str, examples: Sequence[Example], losses: Iterable[float]) -> None:
+        book = self.losses[component]
+        for eg, loss in zip(examples, losses):
+            book[id(eg.reference)] = float(loss)
+
+    def take_losses(self, examples: Sequence[Example]) -> numpy.ndarray:
+        """Per-example losses recorded since the last take (NaN where none), then forget them."""
+        out = numpy.zeros(len(examples))
+        seen = numpy.zeros(len(examples), dtype=bool)
+        for book in self.losses.values():
+            for i, eg in enumerate(examples):
+                if id(eg.reference) in book:
+                    out[i] += book[id(eg.reference)]
+                    seen[i] = True
+        self.losses.clear()
+        out[~seen] = numpy.nan
+        return out
+
+
+def output_is_softmax(model: Model) -> bool:
+    """True when the last layer is thinc's Softmax (objective: cross-entropy)."""
+    while model.layers:
+        model = model.layers[-1]
+    return model.name == "softmax"
+
+
+class TextcatWeighting:
+    """Shadows `get_loss` on one TextCategorizer instance."""
+
+    def __init__(self, pipe: TextCategorizer, book: LossBook):
+        self.pipe = pipe
+        self.book = book
+        self.cross_entropy = output_is_softmax(pipe.model)
+        self._original = pipe.get_loss
+        pipe.get_loss = self.get_loss
+
+    def per_example_loss(self, examples: Sequence[Example], scores) -> numpy.ndarray:
+        truths, not_missing = self.pipe._examples_to_truth(examples)
+        scores = self.pipe.model.ops.to_numpy(scores)
+        truths = self.pipe.model.ops.to_numpy(truths)
+        if self.cross_entropy:
+            return -(truths * numpy.log(numpy.maximum(scores, 1e-12))).sum(axis=1)
+        mask = self.pipe.model.ops.to_numpy(not_missing)
+        return 0.5 * (((scores - truths) * mask) ** 2).sum(axis=1)
+
+    def get_loss(self, examples: Sequence[Example], scores):
+        loss, d_scores = self._original(examples, scores)
+        self.book.record(self.pipe.name, examples, self.per_example_loss(examples, scores))
+        weights = self.pipe.model.ops.asarray1f(self.book.weights_of(examples))
+        return loss, d_scores * weights[:, None]
+
+
+class WeightedEntityRecognizer(EntityRecognizer):
+    """Greedy `ner` whose per-document losses are weighted and recorded."""
+
+    def bind_hamr(self, book: LossBook, reduction: str) -> None:
+        self.hamr_book = book
+        self.hamr_reduction = reduction
+
+    def update(self, examples, **kwargs):
+        # Parser states hold the predicted copy `eg.x`; weights are keyed on `eg.y`.
+        self._hamr_ref = {id(eg.x): eg for eg in examples}
+        self._hamr_weight = dict(zip(self._hamr_ref, self.hamr_book.weights_of(examples)))
+        self._hamr_state_nll: Dict[int, List[float]] = defaultdict(list)
+        result = super().update(examples, **kwargs)
+        reduce = max if self.hamr_reduction == "max" else sum
+        per_doc = [reduce(self._hamr_state_nll[id(eg.x)] or [0.0]) for eg in self._hamr_ref.values()]
+        self.hamr_book.record(self.name, list(self._hamr_ref.values()), per_doc)
+        return result
+
+    def get_batch_loss(self, states, golds, scores, losses):
+        d_scores = super().get_batch_loss(states, golds, scores, losses)
+        probs = numpy.exp(scores - scores.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        # d = p - [gold] q (softmax over the gold set), so p - d > 0 marks the gold actions.
+        gold_mass = (probs * ((probs - d_scores) > 1e-7)).sum(axis=1)
+        nll = -numpy.log(numpy.maximum(gold_mass, 1e-12))
+        weights = numpy.ones(len(states), dtype="f")
+        for i, state in enumerate(states):
+            doc_id = id(state.doc)
+            weights[i] = self._hamr_weight.get(doc_id, 1.0)
+            self._hamr_state_nll[doc_id].append(float(nll[i]))
+        return d_scores * weights[:, None]
+
+
+def stand_in_weighted_ner(nlp: Language, name: str, pipe: EntityRecognizer) -> WeightedEntityRecognizer:
+    """Replace `pipe` by a WeightedEntityRecognizer sharing its model, moves and settings."""
+    cfg = pipe.cfg
+    weighted = WeightedEntityRecognizer(
+        pipe.vocab, pipe.model, name=name, moves=pipe.moves,
+        update_with_oracle_cut_size=cfg["update_with_oracle_cut_size"],
+        beam_width=cfg["beam_width"], beam_density=cfg["beam_density"],
+        beam_update_prob=cfg["beam_update_prob"], incorrect_spans_key=cfg["incorrect_spans_key"],
+        scorer=pipe.scorer,
+    )
+    weighted.cfg = cfg
+    position = [n for n, _ in nlp._components].index(name)
+    nlp._components[position] = (name, weighted)
+    return weighted
+
+
+def is_loss_component(pipe) -> bool:
+    """A trainable component with a loss of its own (not a shared embedding layer)."""
+    if not getattr(pipe, "is_trainable", False) or pipe.model in (True, False, None):
+        return False
+    return type(pipe).__name__ not in ("Tok2Vec", "Transformer")
+
+
+def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction: str) -> List[str]:
+    """Install the adapters; return the names of the weighted components.
+
+    Raises for beam NER (its update has no per-state hook). Other components
+    with losses of their own train unweighted and are named once.
+    """
+    weighted, unweighted = [], []
+    for name, pipe in list(nlp.pipeline):
+        if name in exclude or not is_loss_component(pipe):
+            continue
+        if isinstance(pipe, TextCategorizer):
+            TextcatWeighting(pipe, book)
+        elif isinstance(pipe, EntityRecognizer):
+            if pipe.cfg.get("beam_width", 1) >= 2:
+                raise ValueError(
+                    f"[training.before_update] hamr.v1: component '{name}' is a beam NER "
+                    f"(beam_width = {pipe.cfg['beam_width']}); per-example weights only reach "
+                    "greedy `ner`. Use factory = \"ner\", or train it without the hamr.v1 callback."
+                )
+            ner = pipe if isinstance(pipe, WeightedEntityRecognizer) else stand_in_weighted_ner(nlp, name, pipe)
+            ner.bind_hamr(book, ner_reduction)
+        else:
+            unweighted.append(name)
+            continue
+        weighted.append(name)
+    if not weighted:
+        raise ValueError(
+            "[training.before_update] hamr.v1: no textcat, textcat_multilabel or ner "
+            "component is being trained, so there is nothing to weight."
+        )
+    if unweighted:
+        msg.info(f"[hamr] Weighted: {', '.join(weighted)}. Trained with unweighted losses "
+                 f"(resampled only): {', '.join(unweighted)}.")
+    return weighted

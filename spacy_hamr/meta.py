@@ -1,0 +1,99 @@
+"""The meta set: what the weight net is trained to do well on.
+
+By default it is the config's own dev corpus (as the reference code does).
+`make_balanced_meta` builds the paper's class-balanced meta split instead:
+dev topped up from train to the median per-class count of dev, moving the
+examples out of train; for NER the balance is over entity counts per type,
+filled greedily.
+"""
+import random
+from collections import Counter
+from pathlib import Path
+from statistics import median
+from typing import List, Optional, Sequence, Tuple
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Corpus, Example
+from spacy.util import resolve_dot_names
+from wasabi import msg
+
+from .labels import NO_ENTITY, NO_LABEL, example_labels, label_counts, primary_labels
+
+
+def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example]:
+    """The meta corpus: `meta_path` if given, else [training] dev_corpus."""
+    if meta_path is not None:
+        examples = list(Corpus(meta_path)(nlp))
+        where = str(meta_path)
+    else:
+        config = nlp.config.interpolate()
+        dot_name = config["training"]["dev_corpus"]
+        (corpus,) = resolve_dot_names(config, [dot_name])
+        examples = list(corpus(nlp))
+        where = f"[{dot_name}]"
+    if not examples:
+        raise ValueError(f"[training.before_update] hamr.v1: the meta corpus {where} is empty.")
+    return examples
+
+
+def check_meta_labels(train_labels: Sequence[List[str]], meta: Sequence[Example]) -> List[str]:
+    """Warn about training classes the meta set lacks (the net cannot learn to favour them)."""
+    ignore = {NO_LABEL, NO_ENTITY}
+    missing = sorted(set(label_counts(train_labels)) - set(label_counts([example_labels(eg) for eg in meta])) - ignore)
+    if missing:
+        msg.warn(f"[hamr] The meta set has no example of {', '.join(missing)}: the weight net is "
+                 "trained without them. `python -m spacy_hamr make-meta` builds a balanced meta set.")
+    return missing
+
+
+def _entity_counts(doc: Doc) -> Counter:
+    return Counter(ent.label_ for ent in doc.ents)
+
+
+def make_balanced_meta(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0) -> Tuple[List[Doc], List[Doc]]:
+    """Return (train without the moved docs, meta = dev + moved docs)."""
+    is_ner = not any(doc.cats for doc in dev)
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    moved = _top_up_ner(train, dev, order) if is_ner else _top_up_classes(train, dev, order)
+    taken = set(moved)
+    return [d for i, d in enumerate(train) if i not in taken], list(dev) + [train[i] for i in moved]
+
+
+def _labels_of(doc: Doc) -> List[str]:
+    return example_labels(Example(doc, doc))
+
+
+def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int]) -> List[int]:
+    dev_counts = Counter(primary_labels([_labels_of(d) for d in dev]))
+    train_primary = primary_labels([_labels_of(d) for d in train])
+    target = median(dev_counts[c] for c in set(train_primary) | set(dev_counts))
+    moved = []
+    for label in sorted(set(train_primary)):
+        deficit = int(target) - dev_counts[label]
+        moved += [i for i in order if train_primary[i] == label][: max(deficit, 0)]
+    return moved
+
+
+def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int]) -> List[int]:
+    counts = Counter()
+    for doc in dev:
+        counts.update(_entity_counts(doc))
+    train_counts = [_entity_counts(doc) for doc in train]
+    types = set(counts) | {t for c in train_counts for t in c}
+    target = median(counts[t] for t in types)
+    moved: List[int] = []
+    taken = set()
+    # Rarest types first; within a type, sentences with the fewest other entities first,
+    # so topping up RNA does not inflate protein.
+    for ent_type in sorted(types, key=lambda t: counts[t]):
+        candidates = sorted((i for i in order if train_counts[i][ent_type] and i not in taken),
+                            key=lambda i: sum(train_counts[i].values()) - train_counts[i][ent_type])
+        for i in candidates:
+            if counts[ent_type] >= target:
+                break
+            moved.append(i)
+            taken.add(i)
+            counts.update(train_counts[i])
+    return moved

@@ -1,0 +1,47 @@
+"""Small initialised pipelines for the maths tests, trained a few steps so
+that gradients are not degenerate (thinc's Softmax starts at W = 0)."""
+import spacy
+from thinc.api import fix_random_seed
+
+from spacy_hamr.components import LossBook, install
+from spacy_hamr.lookahead import TrainableParams
+
+from .conftest import ner_examples, textcat_examples
+
+TEXTCAT_CNN = {"model": {"@architectures": "spacy.TextCatReduce.v1", "exclusive_classes": True,
+                         "use_reduce_first": False, "use_reduce_last": False, "use_reduce_max": True,
+                         "use_reduce_mean": True,
+                         "tok2vec": {"@architectures": "spacy.HashEmbedCNN.v2", "width": 32, "depth": 2,
+                                     "embed_size": 500, "window_size": 1, "maxout_pieces": 3,
+                                     "subword_features": True, "pretrained_vectors": None}}}
+TEXTCAT_BOW = {"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                         "ngram_size": 1, "no_output_layer": False}}
+
+
+def trained_pipeline(kind: str, n: int = 60, steps: int = 5, seed: int = 0):
+    """(nlp, examples, book, params) with the HAMR adapters installed."""
+    fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    if kind == "ner":
+        examples = ner_examples(n, seed=seed)
+        nlp.add_pipe("ner")
+    else:
+        examples = textcat_examples(n, seed=seed)
+        nlp.add_pipe("textcat", config=TEXTCAT_BOW if kind == "textcat_bow" else TEXTCAT_CNN)
+    optimizer = nlp.initialize(lambda: examples)
+    for step in range(steps):
+        nlp.update(examples[(step * 10) % n:][:10], sgd=optimizer, losses={})
+    book = LossBook()
+    install(nlp, book, exclude=[], ner_reduction="sum")
+    return nlp, examples, book, TrainableParams(nlp, [])
+
+
+def loss_pass(nlp, book, params):
+    def run(examples, with_gradients=False):
+        nlp.update(examples, drop=0.0, sgd=False, losses={})
+        losses = book.take_losses(examples)
+        grads = params.gradients() if with_gradients else None
+        params.zero_gradients()
+        return losses, grads
+
+    return run
