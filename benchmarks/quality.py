@@ -27,13 +27,15 @@ HAMR_BATCHER = {"@batchers": "hamr.v1"}
 HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
 VARIANTS = {
     "plain": ({}, None),
-    "oversample": ({"@batchers": "hamr.v1", "class_power": 0.0, "alpha": 0.0, "boost_weight": 0.0}, None),
+    "oversample": ({"@batchers": "hamr.v1", "alpha": 0.0, "boost_weight": 0.0}, None),
     "sqrt": ({"@batchers": "hamr.v1", "class_power": 0.5, "alpha": 0.0, "boost_weight": 0.0}, None),
     "inverse_freq": ({"@batchers": "hamr.v1", "resample": False},
                      {"@callbacks": "hamr.v1", "weighting": "inverse_frequency"}),
     "hamr": (HAMR_BATCHER, HAMR_CALLBACK),
-    "hamr_ema": (HAMR_BATCHER, {"@callbacks": "hamr.v1", "hardness": "visit_ema"}),
+    "hamr_reference": ({"@batchers": "hamr.v1", "class_power": 1.0},
+                       {"@callbacks": "hamr.v1", "hardness": "global_decay", "meta_every": 1}),
     "hamr_no_resample": ({"@batchers": "hamr.v1", "resample": False}, HAMR_CALLBACK),
+    "hamr_global_decay": (HAMR_BATCHER, {"@callbacks": "hamr.v1", "hardness": "global_decay"}),
     "hamr_no_meta": (HAMR_BATCHER, {"@callbacks": "hamr.v1", "weighting": "none"}),
     "hamr_no_boost": ({"@batchers": "hamr.v1", "boost_weight": 0.0}, HAMR_CALLBACK),
 }

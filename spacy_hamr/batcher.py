@@ -47,7 +47,7 @@ def configure_hamr_batcher(
     n_neighbors: int = 10,
     boost_every: int = 1,
     oversampling: float = 1.2,
-    class_power: float = 1.0,
+    class_power: float = 0.0,
     resample: bool = True,
     embedder: Optional[Embedder] = None,
     exact_search_limit: int = EXACT_SEARCH_LIMIT,
@@ -71,9 +71,10 @@ def configure_hamr_batcher(
     n_neighbors (int): k, neighbours per seed (a seed counts as its own neighbour).
     boost_every (int): Refresh the boost every this many epochs.
     oversampling (float): Draws per epoch as a multiple of the corpus size.
-    class_power (float): Base rate per class proportional to n_c ** class_power
-        (before hardness): 1 keeps the corpus distribution, 0.5 is square-root
-        sampling, 0 class-balanced oversampling.
+    class_power (float): Base rate per class proportional to n_c ** class_power,
+        multiplied by the hardness terms: 0 (default) starts from class-balanced
+        sampling, 0.5 square-root sampling, 1 the corpus distribution (the
+        reference code's choice, which measured worse on imbalanced corpora).
     resample (bool): False trains on spaCy's shuffled corpus once per epoch
         (the "without resampling" ablation); the callback still sees each batch.
     embedder (Callable or None): Embeds the training examples for the boost;

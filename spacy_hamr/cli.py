@@ -25,3 +25,26 @@ def version_cli() -> None:
     from . import __version__
 
     print(__version__)
+
+
+@app.command("make-meta")
+def make_meta_cli(
+    train: Path = typer.Argument(..., help="Training corpus (.spacy)"),
+    dev: Path = typer.Argument(..., help="Dev corpus (.spacy)"),
+    output_dir: Path = typer.Argument(..., help="Writes train.spacy (what is left) and meta.spacy"),
+    seed: int = typer.Option(0, help="Seed of the choice of moved examples"),
+) -> None:
+    """Build the paper's class-balanced meta split (dev topped up from train)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from .meta import make_balanced_meta
+
+    vocab = spacy.blank("en").vocab
+    train_docs = list(DocBin().from_disk(train).get_docs(vocab))
+    dev_docs = list(DocBin().from_disk(dev).get_docs(vocab))
+    rest, meta = make_balanced_meta(train_docs, dev_docs, seed)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    DocBin(docs=rest).to_disk(output_dir / "train.spacy")
+    DocBin(docs=meta).to_disk(output_dir / "meta.spacy")
+    msg.good(f"Moved {len(train_docs) - len(rest)} training docs: meta {len(meta)}, train {len(rest)}")

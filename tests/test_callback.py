@@ -1,0 +1,110 @@
+"""The hamr.v1 callback's settings, set-up checks and fallbacks."""
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from spacy_hamr.callback import filled, inverse_frequency_weights, make_hamr_callback
+from spacy_hamr.components import LossBook, install, output_is_softmax
+from spacy_hamr.meta import check_meta_labels, read_meta_examples
+from spacy_hamr.state import HamrState
+from spacy_hamr.weighting import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
+
+from .conftest import ner_examples, textcat_examples
+
+
+@pytest.mark.parametrize("setting,value", [("weighting", "focal"), ("hardness", "none"), ("ner_loss", "mean"),
+                                           ("meta_every", 0), ("meta_batch_size", 0), ("inner_lr", 0.0),
+                                           ("fd_step", -1.0), ("meta_lr", 0.0)])
+def test_bad_settings_name_the_setting(setting, value):
+    with pytest.raises(ValueError, match=rf"hamr.v1: {setting} must be"):
+        make_hamr_callback(**{setting: value})
+
+
+def test_weight_net_shape_and_init():
+    net = WeightNet(seed=0)
+    assert net.hidden.in_features == 1 and net.hidden.out_features == 100 and net.out.out_features == 1
+    assert float(net.out.bias.detach()) == pytest.approx(OUTPUT_BIAS)
+    assert (WeightNet(seed=0).hidden.weight == net.hidden.weight).all()
+
+
+def test_weights_are_mean_normalised_and_clamped():
+    losses = numpy.array([0.1, 0.2, 0.3, 5.0, 0.0])
+    w = batch_weights(WeightNet(seed=1), losses)
+    assert w.min() >= MIN_WEIGHT and w.max() <= MAX_WEIGHT
+    assert w.mean() == pytest.approx(1.0, abs=0.05)  # exact before clamping
+    numpy.testing.assert_allclose(zscore(numpy.array([1.0, 3.0])), [-1.0, 1.0])
+    numpy.testing.assert_allclose(zscore(numpy.array([2.0, 2.0])), [0.0, 0.0])
+
+
+def test_meta_steps_raise_weights_where_the_hypergradient_is_negative():
+    """dL_meta/dw < 0 for high-loss examples: the net learns to up-weight them."""
+    net = WeightNet(seed=0)
+    optimizer = make_optimizer(net, 1e-2)
+    losses = numpy.linspace(0.0, 2.0, 16)
+    hypergrad = -(losses - losses.mean())
+    before = batch_weights(net, losses)
+    for _ in range(50):
+        meta_step(net, optimizer, losses, hypergrad)
+    after = batch_weights(net, losses)
+    assert after[-1] - after[0] > before[-1] - before[0] + 0.5
+
+
+def test_unknown_losses_count_as_the_batch_average():
+    numpy.testing.assert_allclose(filled(numpy.array([1.0, numpy.nan, 3.0])), [1.0, 2.0, 3.0])
+    numpy.testing.assert_allclose(filled(numpy.array([numpy.nan, numpy.nan])), [0.0, 0.0])
+
+
+def test_inverse_frequency_weights():
+    state = HamrState()
+    state.bind(textcat_examples(100, shares=(0.8, 0.15, 0.05)))
+    w = inverse_frequency_weights(state)
+    counts = {label: sum(lab == [label] for lab in state.labels) for label in ("big", "rare")}
+    big, rare = state.labels.index(["big"]), state.labels.index(["rare"])
+    assert w[rare] / w[big] == pytest.approx(counts["big"] / counts["rare"])
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_objective_follows_the_output_layer():
+    nlp = spacy.blank("en")
+    assert output_is_softmax(nlp.add_pipe("textcat", name="ensemble").model)
+    bow = nlp.add_pipe("textcat", name="bow", config={"model": {"@architectures": "spacy.TextCatBOW.v3",
+                                                                 "exclusive_classes": True, "ngram_size": 1,
+                                                                 "no_output_layer": False}})
+    assert not output_is_softmax(bow.model)
+    assert not output_is_softmax(nlp.add_pipe("textcat_multilabel").model)
+
+
+def test_beam_ner_is_refused_by_name():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("beam_ner", name="entities")
+    nlp.initialize(lambda: ner_examples(10))
+    with pytest.raises(ValueError, match="'entities' is a beam NER"):
+        install(nlp, LossBook(), exclude=[], ner_reduction="sum")
+
+
+def test_other_components_are_named_and_frozen_ones_skipped(capsys):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("textcat")
+    nlp.add_pipe("tagger").add_label("NN")
+    nlp.add_pipe("ner").add_label("LOC")
+    examples = textcat_examples(10)
+    nlp.initialize(lambda: examples)
+    weighted = install(nlp, LossBook(), exclude=["ner"], ner_reduction="sum")
+    assert weighted == ["textcat"]
+    out = capsys.readouterr()
+    assert "unweighted" in out.out + out.err and "tagger" in out.out + out.err
+
+
+def test_meta_set_lacking_a_label_warns(capsys):
+    state = HamrState()
+    state.bind(textcat_examples(50, shares=(0.5, 0.3, 0.2)))
+    meta = [eg for eg in textcat_examples(30) if eg.reference.cats["rare"] == 0]
+    assert check_meta_labels(state.labels, meta) == ["rare"]
+    assert "no example of rare" in capsys.readouterr().out
+
+
+def test_empty_meta_corpus_is_an_error(tmp_path):
+    DocBin().to_disk(tmp_path / "meta.spacy")
+    with pytest.raises(ValueError, match="meta corpus .*meta.spacy is empty"):
+        read_meta_examples(spacy.blank("en"), tmp_path / "meta.spacy")

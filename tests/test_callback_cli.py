@@ -1,0 +1,86 @@
+"""Full HAMR (batcher + callback) through `spacy train` on configs made by
+`spacy init config`, and the trained pipelines loaded by spaCy alone."""
+import json
+import subprocess
+import sys
+
+import pytest
+from thinc.api import Config
+
+from .test_train_cli import idai_slice, init_config, mit_slice, train  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow
+
+# Loads a pipeline with spacy_hamr made unimportable, and prints its predictions.
+PLAIN_LOAD = """
+import importlib.abc, json, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "spacy_hamr":
+            raise ImportError("spacy_hamr is blocked in this process")
+sys.meta_path.insert(0, Block())
+import spacy
+nlp = spacy.load(sys.argv[1])
+texts = json.loads(sys.argv[2])
+print(json.dumps([[doc.cats, [(e.start, e.end, e.label_) for e in doc.ents]] for doc in nlp.pipe(texts)]))
+"""
+
+
+def switch_on_hamr(path, score_weights=None):
+    """The two-block edit of the README, nothing else (plus score weights, if given)."""
+    config = Config().from_disk(path, interpolate=False)
+    config["training"]["batcher"]["@batchers"] = "hamr.v1"
+    config["training"]["before_update"] = {"@callbacks": "hamr.v1"}
+    if score_weights:
+        config["training"]["score_weights"] = score_weights
+    config.to_disk(path)
+
+
+def predictions(model_dir, texts, plain):
+    if plain:
+        out = subprocess.run([sys.executable, "-c", PLAIN_LOAD, str(model_dir), json.dumps(texts)],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    import spacy
+
+    nlp = spacy.load(model_dir)
+    return json.loads(json.dumps([[d.cats, [(e.start, e.end, e.label_) for e in d.ents]] for d in nlp.pipe(texts)]))
+
+
+def assert_plain_spacy(model_dir, texts):
+    config = Config().from_disk(model_dir / "config.cfg", interpolate=False)
+    for section, value in config.items():
+        if section != "training":
+            assert "hamr" not in json.dumps(value), f"[{section}] names HAMR"
+    assert predictions(model_dir, texts, plain=True) == predictions(model_dir, texts, plain=False)
+
+
+def test_textcat_full_hamr_ships_plain_spacy(tmp_path, idai_slice):
+    cfg = init_config(tmp_path, "textcat")
+    switch_on_hamr(cfg)
+    log = train(cfg, idai_slice, tmp_path / "out", "--training.max_epochs", "2",
+                "--training.accumulate_gradient", "2")
+    epoch_lines = [line for line in log.splitlines() if line.startswith("[hamr] epoch")]
+    assert len(epoch_lines) == 2
+    assert all("weight mean" in line and "meta loss" in line for line in epoch_lines)
+    texts = ["Please send food and water to Chimanimani", "Prayers for Mozambique", "Roads are cut off"]
+    for model in ("model-best", "model-last"):
+        assert_plain_spacy(tmp_path / "out" / model, texts)
+
+
+def test_ner_full_hamr_with_macro_f_selection(tmp_path, mit_slice):
+    cfg = init_config(tmp_path, "ner")
+    switch_on_hamr(cfg, {"ents_f": 0.0, "ents_p": 0.0, "ents_r": 0.0, "ents_macro_f": 1.0})
+    log = train(cfg, mit_slice, tmp_path / "out", "--training.max_epochs", "1")
+    assert "ENTS_MACRO_F" in log.upper() and "weight mean" in log
+    assert_plain_spacy(tmp_path / "out" / "model-best", ["cheap italian food near downtown", "any thai places open now"])
+
+
+def test_same_seed_same_model_bit_for_bit(tmp_path, idai_slice):
+    cfg = init_config(tmp_path, "textcat")
+    switch_on_hamr(cfg)
+    models = []
+    for name in ("a", "b"):
+        train(cfg, idai_slice, tmp_path / name, "--training.max_epochs", "1")
+        models.append((tmp_path / name / "model-last" / "textcat" / "model").read_bytes())
+    assert models[0] == models[1]
