@@ -38,28 +38,26 @@ def swap_batcher(path, block=None):
     assert load_config(path)["training"]["batcher"]["@batchers"] == "hamr.v1"
 
 
-@pytest.fixture(scope="module")
-def idai_slice(tmp_path_factory):
+def dataset_slice(tmp_path_factory, name: str, limit: int) -> Path:
+    """The first `limit` records of each split of a real dataset, as .spacy files."""
     from .conftest import datasets_dir
 
-    src = datasets_dir() / "cyclone_idai_2019"
+    src = datasets_dir() / name
     if not src.exists():
         pytest.skip("real datasets not found")
-    out = tmp_path_factory.mktemp("idai")
-    convert_dataset(src, out, limit=300)
+    out = tmp_path_factory.mktemp(name)
+    convert_dataset(src, out, limit=limit)
     return out
+
+
+@pytest.fixture(scope="module")
+def idai_slice(tmp_path_factory):
+    return dataset_slice(tmp_path_factory, "cyclone_idai_2019", 300)
 
 
 @pytest.fixture(scope="module")
 def mit_slice(tmp_path_factory):
-    from .conftest import datasets_dir
-
-    src = datasets_dir() / "mit_restaurant"
-    if not src.exists():
-        pytest.skip("real datasets not found")
-    out = tmp_path_factory.mktemp("mit")
-    convert_dataset(src, out, limit=200)
-    return out
+    return dataset_slice(tmp_path_factory, "mit_restaurant", 200)
 
 
 def train(cfg, data, output, *overrides):

@@ -1,0 +1,54 @@
+"""Whole `spacy train` wall time with HAMR over without, same config,
+measured alternately (plain, hamr, plain, hamr, ...) in one run.
+
+    python benchmarks/cost.py --dataset hurricane_irma_2017 --pipeline textcat --epochs 4 --repeats 3
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import srsly
+
+sys.path.insert(0, str(Path(__file__).parent))
+from quality import DEFAULT_DATA, make_config, run  # noqa: E402 (same folder)
+from spacy_hamr.convert import convert_dataset
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--pipeline", default="textcat")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_cost"))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    work = args.work / args.dataset
+    corpus = work / "corpus"
+    if not (corpus / "train.spacy").exists():
+        convert_dataset(args.data / args.dataset, corpus)
+    times = {"plain": [], "hamr": []}
+    for _ in range(args.repeats):
+        for variant in ("plain", "hamr"):
+            cfg = make_config(work, args.pipeline, variant, {})
+            start = time.perf_counter()
+            run([sys.executable, "-m", "spacy", "train", cfg, "--output", work / variant,
+                 "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
+                 "--training.max_epochs", args.epochs])
+            times[variant].append(time.perf_counter() - start)
+            print(variant, round(times[variant][-1], 1), flush=True)
+    result = {"dataset": args.dataset, "pipeline": args.pipeline, "epochs": args.epochs,
+              "plain_s": times["plain"], "hamr_s": times["hamr"],
+              "ratio_median": median(h / p for h, p in zip(times["hamr"], times["plain"]))}
+    results = srsly.read_json(args.out) if args.out.exists() else {}
+    results[args.dataset] = result
+    srsly.write_json(args.out, results)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
