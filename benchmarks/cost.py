@@ -1,5 +1,5 @@
 """Whole `spacy train` wall time with HAMR over without, same config,
-measured alternately (plain, hamr, plain, hamr, ...) in one run.
+measured alternately (baseline, hamr, baseline, hamr, ...) in one run.
 
     python benchmarks/cost.py --dataset hurricane_irma_2017 --pipeline textcat --epochs 4 --repeats 3
 """
@@ -31,9 +31,9 @@ def main():
     corpus = work / "corpus"
     if not (corpus / "train.spacy").exists():
         convert_dataset(args.data / args.dataset, corpus)
-    times = {"plain": [], "hamr": []}
+    times = {"baseline": [], "hamr": []}
     for _ in range(args.repeats):
-        for variant in ("plain", "hamr"):
+        for variant in ("baseline", "hamr"):
             cfg = make_config(work, args.pipeline, variant, {})
             start = time.perf_counter()
             run([sys.executable, "-m", "spacy", "train", cfg, "--output", work / variant,
@@ -42,8 +42,8 @@ def main():
             times[variant].append(time.perf_counter() - start)
             print(variant, round(times[variant][-1], 1), flush=True)
     result = {"dataset": args.dataset, "pipeline": args.pipeline, "epochs": args.epochs,
-              "plain_s": times["plain"], "hamr_s": times["hamr"],
-              "ratio_median": median(h / p for h, p in zip(times["hamr"], times["plain"]))}
+              "baseline_s": times["baseline"], "hamr_s": times["hamr"],
+              "ratio_median": median(h / p for h, p in zip(times["hamr"], times["baseline"]))}
     results = srsly.read_json(args.out) if args.out.exists() else {}
     results[args.dataset] = result
     srsly.write_json(args.out, results)

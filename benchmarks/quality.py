@@ -1,10 +1,11 @@
 """Test macro-F1 and smallest-class F1 of HAMR against baselines, several seeds.
 
     python benchmarks/quality.py --dataset cyclone_idai_2019 --pipeline textcat \
-        --epochs 8 --seeds 0 1 2 --variants plain oversample hamr --out results/quality_idai.json
+        --epochs 8 --seeds 0 1 2 --variants baseline oversample hamr --out results/quality_idai.json
 
 Each variant is the config `spacy init config -p PIPELINE -o efficiency` makes,
-with only [training.batcher] / [training.before_update] changed (VARIANTS);
+with only [training.batcher] / [training.before_update] changed
+(spacy_hamr.variants.VARIANTS; "baseline" is the plain config);
 trained with `python -m spacy train`, model-best evaluated on test.
 """
 import argparse
@@ -19,27 +20,10 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.convert import convert_dataset
+from spacy_hamr.variants import VARIANTS, variant_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
-
-HAMR_BATCHER = {"@batchers": "hamr.v1"}
-HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
-VARIANTS = {
-    "plain": ({}, None),
-    "oversample": ({"@batchers": "hamr.v1", "alpha": 0.0, "boost_weight": 0.0}, None),
-    "sqrt": ({"@batchers": "hamr.v1", "class_power": 0.5, "alpha": 0.0, "boost_weight": 0.0}, None),
-    "inverse_freq": ({"@batchers": "hamr.v1", "resample": False},
-                     {"@callbacks": "hamr.v1", "weighting": "inverse_frequency"}),
-    "hamr": (HAMR_BATCHER, HAMR_CALLBACK),
-    "hamr_reference": ({"@batchers": "hamr.v1", "class_power": 1.0},
-                       {"@callbacks": "hamr.v1", "hardness": "global_decay", "meta_every": 1}),
-    "hamr_no_resample": ({"@batchers": "hamr.v1", "resample": False}, HAMR_CALLBACK),
-    "hamr_global_decay": (HAMR_BATCHER, {"@callbacks": "hamr.v1", "hardness": "global_decay"}),
-    "hamr_no_meta": (HAMR_BATCHER, {"@callbacks": "hamr.v1", "weighting": "none"}),
-    "hamr_no_boost": ({"@batchers": "hamr.v1", "boost_weight": 0.0}, HAMR_CALLBACK),
-}
-
 
 def run(cmd, **kwargs):
     result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
@@ -52,12 +36,8 @@ def make_config(work: Path, pipeline: str, variant: str, extra: dict) -> Path:
     base = work / f"{pipeline}.cfg"
     if not base.exists():
         run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
-    config = Config().from_disk(base, interpolate=False)
-    batcher, callback = VARIANTS[variant]
-    for key, value in {**batcher, **extra.get("batcher", {})}.items():
-        config["training"]["batcher"][key] = value
-    if callback is not None:
-        config["training"]["before_update"] = {**callback, **extra.get("callback", {})}
+    config = variant_config(Config().from_disk(base, interpolate=False), variant,
+                            extra.get("batcher"), extra.get("callback"))
     path = work / f"{pipeline}_{variant}.cfg"
     config.to_disk(path)
     return path
@@ -90,7 +70,7 @@ def main():
     parser.add_argument("--pipeline", default="textcat")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=["plain", "oversample", "hamr"])
+    parser.add_argument("--variants", nargs="+", default=["baseline", "oversample", "hamr"], choices=list(VARIANTS))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_bench"))
     parser.add_argument("--set", nargs="*", default=[], help="extra settings: batcher.KEY=JSON or callback.KEY=JSON")

@@ -24,7 +24,7 @@ from wasabi import msg
 
 from .components import LossBook, install
 from .hardness import HARDNESS_RULES, global_decay
-from .labels import balanced_prior
+from .labels import balanced_prior, example_labels
 from .lookahead import TrainableParams, hypergradient
 from .meta import check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
@@ -42,6 +42,7 @@ def make_hamr_callback(
     meta_path: Optional[Path] = None,
     meta_batch_size: int = 8,
     meta_every: int = 4,
+    balance_meta: bool = False,
     inner_lr: float = 2e-4,
     meta_lr: Optional[float] = None,
     fd_step: float = 1e-4,
@@ -58,6 +59,8 @@ def make_hamr_callback(
         N / (C n_c) of its class (rarest class for NER), a static baseline.
     meta_path (Path or None): A .spacy meta corpus; None uses the dev corpus.
     meta_batch_size (int): Meta examples per meta step (cycled, reference: 8).
+    balance_meta (bool): Draw each meta batch class-balanced from the meta set
+        (every class equally likely), instead of cycling through it.
     meta_every (int): Do a meta step every this many steps (the reference: 1;
         4 kept the quality on cyclone_idai_2019 at a third of the cost).
     inner_lr (float): eta of the virtual SGD step (reference: 2e-4).
@@ -89,7 +92,7 @@ def make_hamr_callback(
     if problems:
         raise ValueError("[training.before_update] hamr.v1: " + "; ".join(problems))
     return HamrCallback(weighting=weighting, meta_path=meta_path, meta_batch_size=meta_batch_size,
-                        meta_every=meta_every, inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
+                        meta_every=meta_every, balance_meta=balance_meta, inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
                         hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
 
 
@@ -142,6 +145,7 @@ class HamrCallback:
             self.params = TrainableParams(nlp, self.exclude)
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
             check_meta_labels(state.labels, self.meta)
+            self._meta_prior = balanced_prior([example_labels(eg) for eg in self.meta], power=0.0)
             self._meta_order: List[int] = []
             self.net = WeightNet(seed)
             self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task])
@@ -192,12 +196,15 @@ class HamrCallback:
         """Per-example losses (and the summed gradient) at the current parameters, applying nothing."""
         nlp.update(examples, drop=0.0, sgd=False, losses={}, exclude=self.exclude, annotates=self.annotates)
         losses = self.book.take_losses(examples)
-        grads = self.params.gradients() if with_gradients else None
+        grads = self.params.sparse_gradients() if with_gradients else None
         self.params.zero_gradients()
         return losses, grads
 
     def _next_meta_batch(self) -> List[Example]:
         size = min(self.settings["meta_batch_size"], len(self.meta))
+        if self.settings["balance_meta"]:
+            chosen = self.rng.choice(len(self.meta), size=size, replace=False, p=self._meta_prior)
+            return [self.meta[i] for i in chosen]
         if len(self._meta_order) < size:
             self._meta_order += self.rng.permutation(len(self.meta)).tolist()
         chosen, self._meta_order = self._meta_order[:size], self._meta_order[size:]

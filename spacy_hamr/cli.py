@@ -48,3 +48,18 @@ def make_meta_cli(
     DocBin(docs=rest).to_disk(output_dir / "train.spacy")
     DocBin(docs=meta).to_disk(output_dir / "meta.spacy")
     msg.good(f"Moved {len(train_docs) - len(rest)} training docs: meta {len(meta)}, train {len(rest)}")
+
+
+@app.command("variant-config")
+def variant_config_cli(
+    base: Path = typer.Argument(..., help="A config, e.g. from `spacy init config`"),
+    variant: str = typer.Argument(..., help="baseline, hamr, hamr_no_resample, hamr_no_meta, hamr_no_boost, oversample, inverse_freq, ..."),
+    output: Path = typer.Argument(..., help="Where to write the variant's config"),
+) -> None:
+    """Write `base` with one run's [training.batcher] / [training.before_update]."""
+    from thinc.api import Config
+
+    from .variants import variant_config
+
+    variant_config(Config().from_disk(base, interpolate=False), variant).to_disk(output)
+    msg.good(f"Wrote {output} ({variant})")

@@ -47,44 +47,81 @@ class TrainableParams:
         grads += [t.grad.detach().clone() if t.grad is not None else torch.zeros_like(t) for t in self.torch]
         return grads
 
+    def sparse_gradients(self) -> List[Tuple[int, object, object]]:
+        """(array number, flat indices, values) of the non-zero gradient entries.
+
+        Embedding tables and BOW weights get gradients on a few rows only, so
+        the look-ahead touches those entries instead of copying whole arrays.
+        """
+        out = []
+        for i, (node, p) in enumerate(self.thinc):
+            if node.has_grad(p):
+                grad = node.get_grad(p).ravel()
+                nz = numpy.flatnonzero(grad)
+                if nz.size:
+                    out.append((i, nz, grad[nz].copy()))
+        for j, tensor in enumerate(self.torch):
+            if tensor.grad is not None:
+                grad = tensor.grad.detach().reshape(-1)
+                nz = torch.nonzero(grad).reshape(-1)
+                if nz.numel():
+                    out.append((len(self.thinc) + j, nz, grad[nz].clone()))
+        return out
+
     def zero_gradients(self) -> None:
         for node, p in self.thinc:
             if node.has_grad(p):
-                node.set_grad(p, node.ops.alloc(node.get_grad(p).shape, dtype=node.get_grad(p).dtype))
+                node.get_grad(p).fill(0)
         for tensor in self.torch:
             if tensor.grad is not None:
                 tensor.grad.zero_()
 
-    def values(self) -> List:
-        return [node.get_param(p).copy() for node, p in self.thinc] + [t.detach().clone() for t in self.torch]
-
-    def assign(self, base: List, direction: List, step: float) -> None:
-        """Set theta = base + step * direction (float32 kept: BLIS needs it)."""
-        n = len(self.thinc)
-        for (node, p), b, d in zip(self.thinc, base[:n], direction[:n]):
-            node.set_param(p, (b + numpy.float32(step) * d).astype(b.dtype, copy=False))
-        with torch.no_grad():
-            for tensor, b, d in zip(self.torch, base[n:], direction[n:]):
-                tensor.copy_(b + step * d)
-
-    def restore(self, base: List) -> None:
-        n = len(self.thinc)
-        for (node, p), b in zip(self.thinc, base[:n]):
-            node.set_param(p, b)
-        with torch.no_grad():
-            for tensor, b in zip(self.torch, base[n:]):
-                tensor.copy_(b)
+    def array(self, i: int):
+        """The i-th parameter array itself (thinc's numpy array or torch's tensor data)."""
+        if i < len(self.thinc):
+            node, p = self.thinc[i]
+            return node.get_param(p)
+        return self.torch[i - len(self.thinc)].data
 
 
-def global_norm(arrays: List) -> float:
+class Perturbation:
+    """theta = base + step * scale * g on the entries where g != 0, restorable exactly."""
+
+    def __init__(self, params: TrainableParams, sparse_grads: List[Tuple[int, object, object]], scale: float):
+        self.entries = []
+        for i, nz, values in sparse_grads:
+            target = params.array(i)
+            if isinstance(target, numpy.ndarray):
+                self.entries.append((target, nz, target.flat[nz].copy(), values * numpy.float32(scale)))
+            else:
+                flat = target.view(-1)
+                self.entries.append((flat, nz, flat[nz].clone(), values * scale))
+
+    def apply(self, step: float) -> None:
+        for target, nz, base, direction in self.entries:
+            if isinstance(target, numpy.ndarray):
+                target.flat[nz] = base + numpy.float32(step) * direction
+            else:
+                with torch.no_grad():
+                    target[nz] = base + step * direction
+
+    def restore(self) -> None:
+        for target, nz, base, _ in self.entries:
+            if isinstance(target, numpy.ndarray):
+                target.flat[nz] = base
+            else:
+                with torch.no_grad():
+                    target[nz] = base
+
+
+def sparse_norm(sparse_grads: List[Tuple[int, object, object]]) -> float:
     total = 0.0
-    for a in arrays:
-        total += float((a.astype("float64") ** 2).sum()) if isinstance(a, numpy.ndarray) else float((a.double() ** 2).sum())
+    for _, _, values in sparse_grads:
+        if isinstance(values, numpy.ndarray):
+            total += float((values.astype("float64") ** 2).sum())
+        else:
+            total += float((values.double() ** 2).sum())
     return total ** 0.5
-
-
-def scaled(arrays: List, factor: float) -> List:
-    return [a * numpy.float32(factor) if isinstance(a, numpy.ndarray) else a * factor for a in arrays]
 
 
 @contextmanager
@@ -109,7 +146,7 @@ def frozen_randomness() -> Iterator:
         reset()
 
 
-# (examples, with_gradients) -> (per-example losses, gradients or None); applies nothing.
+# (examples, with_gradients) -> (per-example losses, sparse gradients or None); applies nothing.
 LossPass = Callable[..., Tuple[numpy.ndarray, Optional[List]]]
 
 
@@ -123,19 +160,19 @@ def hypergradient(loss_pass: LossPass, params: TrainableParams, batch: Sequence,
     with frozen_randomness() as reset:
         meta_losses, grads = loss_pass(meta_batch, True)
         meta_loss = float(numpy.mean(meta_losses))
-        norm = global_norm(grads)
+        norm = sparse_norm(grads)
         if not (math.isfinite(meta_loss) and math.isfinite(norm)) or norm == 0.0:
             return f"meta loss {meta_loss:.4g}, meta gradient norm {norm:.4g}"
-        base, direction = params.values(), scaled(grads, 1.0 / norm)
+        along_meta_gradient = Perturbation(params, grads, 1.0 / norm)
         try:
             reset()
-            params.assign(base, direction, fd_step)
+            along_meta_gradient.apply(fd_step)
             plus, _ = loss_pass(batch, False)
             reset()
-            params.assign(base, direction, -fd_step)
+            along_meta_gradient.apply(-fd_step)
             minus, _ = loss_pass(batch, False)
         finally:
-            params.restore(base)
+            along_meta_gradient.restore()
     if not (numpy.isfinite(plus).all() and numpy.isfinite(minus).all()):
         return "non-finite training losses"
     dots = norm * (plus - minus) / (2 * fd_step)  # <g, grad l_i>
