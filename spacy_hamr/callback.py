@@ -42,6 +42,7 @@ def make_hamr_callback(
     meta_path: Optional[Path] = None,
     meta_batch_size: int = 8,
     meta_every: int = 4,
+    lookahead_size: int = 32,
     balance_meta: bool = False,
     inner_lr: float = 2e-4,
     meta_lr: Optional[float] = None,
@@ -59,6 +60,9 @@ def make_hamr_callback(
         N / (C n_c) of its class (rarest class for NER), a static baseline.
     meta_path (Path or None): A .spacy meta corpus; None uses the dev corpus.
     meta_batch_size (int): Meta examples per meta step (cycled, reference: 8).
+    lookahead_size (int): The look-ahead's loss passes use at most this many
+        examples of the batch (drawn at random); the net is trained on them and
+        the rest of the batch is weighted by the net from their last losses.
     balance_meta (bool): Draw each meta batch class-balanced from the meta set
         (every class equally likely), instead of cycling through it.
     meta_every (int): Do a meta step every this many steps (the reference: 1;
@@ -83,7 +87,8 @@ def make_hamr_callback(
         problems.append(f"hardness must be one of {', '.join(HARDNESS_RULES)}, got {hardness!r}")
     if ner_loss not in ("sum", "max"):
         problems.append(f"ner_loss must be 'sum' or 'max', got {ner_loss!r}")
-    for name, value in [("meta_batch_size", meta_batch_size), ("meta_every", meta_every)]:
+    for name, value in [("meta_batch_size", meta_batch_size), ("meta_every", meta_every),
+                        ("lookahead_size", lookahead_size)]:
         if value < 1:
             problems.append(f"{name} must be >= 1, got {value}")
     for name, value in [("inner_lr", inner_lr), ("fd_step", fd_step), ("meta_lr", meta_lr)]:
@@ -92,7 +97,7 @@ def make_hamr_callback(
     if problems:
         raise ValueError("[training.before_update] hamr.v1: " + "; ".join(problems))
     return HamrCallback(weighting=weighting, meta_path=meta_path, meta_batch_size=meta_batch_size,
-                        meta_every=meta_every, balance_meta=balance_meta, inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
+                        meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta, inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
                         hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
 
 
@@ -172,14 +177,17 @@ class HamrCallback:
         return weights, weights
 
     def _meta_weights(self, nlp: Language, batch: List[Example], indices: numpy.ndarray):
-        outcome = self._lookahead(nlp, batch)
+        size = min(self.settings["lookahead_size"], len(batch))
+        sample = numpy.sort(self.rng.choice(len(batch), size=size, replace=False))
+        outcome = self._lookahead(nlp, [batch[i] for i in sample])
         if outcome is None:
             return self._plain_weights(indices)
         losses, hypergrad, meta_loss = outcome
-        self.last_loss[indices] = losses
-        _, weights = meta_step(self.net, self.optimizer, losses, hypergrad)
+        self.last_loss[indices[sample]] = losses
+        _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
         self.state.step_log["meta_loss"].append(meta_loss)
-        self.state.step_log["loss_weight"].extend(zip(losses.tolist(), weights.tolist()))
+        self.state.step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
+        weights = batch_weights(self.net, filled(self.last_loss[indices]))
         return weights, weights
 
     def _lookahead(self, nlp: Language, batch: List[Example]):

@@ -63,7 +63,7 @@ def meta_step(
     surrogate = (torch.from_numpy(hypergrad) * weights).sum()
     surrogate.backward()
     optimizer.step()
-    return float(surrogate), batch_weights(net, losses)
+    return float(surrogate.detach()), batch_weights(net, losses)
 
 
 def make_optimizer(net: WeightNet, learn_rate: float, weight_decay: float = 1e-4) -> torch.optim.Optimizer:

@@ -14,7 +14,7 @@ from .conftest import ner_examples, textcat_examples
 
 
 @pytest.mark.parametrize("setting,value", [("weighting", "focal"), ("hardness", "none"), ("ner_loss", "mean"),
-                                           ("meta_every", 0), ("meta_batch_size", 0), ("inner_lr", 0.0),
+                                           ("meta_every", 0), ("meta_batch_size", 0), ("lookahead_size", 0), ("inner_lr", 0.0),
                                            ("fd_step", -1.0), ("meta_lr", 0.0)])
 def test_bad_settings_name_the_setting(setting, value):
     with pytest.raises(ValueError, match=rf"hamr.v1: {setting} must be"):

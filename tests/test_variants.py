@@ -7,7 +7,7 @@ from spacy_hamr.variants import VARIANTS, variant_config
 
 from .conftest import ROOT
 
-BASE = ROOT / "project" / "configs" / "textcat.cfg"
+BASE = ROOT / "project" / "configs" / "textcat_cnn.cfg"
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))

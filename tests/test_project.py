@@ -1,0 +1,40 @@
+"""The project's `smoke` workflow end to end, from a temporary copy of project/."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+import srsly
+
+from .conftest import ROOT, datasets_dir
+
+pytestmark = pytest.mark.slow
+
+GENERATED = ("assets", "corpus", "training", "metrics", "smoke", "project.lock")
+
+
+def spacy_project(*args, cwd):
+    result = subprocess.run([sys.executable, "-m", "spacy", "project", *args], cwd=cwd,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return result.stdout
+
+
+def test_smoke_workflow(tmp_path):
+    if not (datasets_dir() / "cyclone_idai_2019").exists():
+        pytest.skip("real datasets not found")
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "project", project, ignore=shutil.ignore_patterns(*GENERATED))
+    spacy_project("run", "copy-assets", ".", "--vars.local_datasets", str(datasets_dir()), cwd=project)
+    spacy_project("run", "smoke", ".", cwd=project)
+    summary = srsly.read_json(project / "smoke" / "results" / "summary.json")
+    assert set(summary) == {"cyclone_idai_2019", "mit_restaurant"}
+    for runs in summary.values():
+        assert {"baseline", "hamr", "oversample", "inverse_freq", "hamr_no_resample", "hamr_no_meta",
+                "hamr_no_boost"} <= set(runs)
+        for row in runs.values():
+            assert set(row) == {"macro_f1", "macro_f1_std", "minority_f1", "seeds", "train_seconds"}
+            assert 0.0 <= row["macro_f1"] <= 100.0 and row["seeds"] == 1
+    assert "paper HAMR" in (project / "smoke" / "results" / "summary.md").read_text()
+    for plot in ("per_class_f1.png", "weight_vs_loss.png", "sampling_share.png"):
+        assert (project / "smoke" / "results" / plot).stat().st_size > 10_000
