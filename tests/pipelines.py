@@ -25,6 +25,9 @@ def trained_pipeline(kind: str, n: int = 60, steps: int = 5, seed: int = 0):
     if kind == "ner":
         examples = ner_examples(n, seed=seed)
         nlp.add_pipe("ner")
+    elif kind == "multilabel":
+        examples = textcat_examples(n, seed=seed)
+        nlp.add_pipe("textcat_multilabel")
     else:
         examples = textcat_examples(n, seed=seed)
         nlp.add_pipe("textcat", config=TEXTCAT_BOW if kind == "textcat_bow" else TEXTCAT_CNN)

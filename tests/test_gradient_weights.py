@@ -41,7 +41,7 @@ def distance(a, b):
     return global_norm([x - y for x, y in zip(a, b)])
 
 
-@pytest.mark.parametrize("kind", ["textcat_cnn", "textcat_bow"])
+@pytest.mark.parametrize("kind", ["textcat_cnn", "textcat_bow", "multilabel"])
 def test_textcat_zero_weight_removes_an_example_exactly(kind):
     nlp, examples, book, params = trained_pipeline(kind)
     a, b = examples[0], examples[1]

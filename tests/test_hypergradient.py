@@ -9,7 +9,7 @@ from .pipelines import loss_pass, trained_pipeline
 
 # Small enough that the look-ahead step stays in the linear regime: NER's
 # per-document loss sums over parser states, so its gradients are far larger.
-INNER_LR = {"textcat_cnn": 2e-4, "textcat_bow": 2e-4, "ner": 1e-6}
+INNER_LR = {"textcat_cnn": 2e-4, "textcat_bow": 2e-4, "multilabel": 2e-4, "ner": 1e-6}
 
 
 def brute_force(nlp, book, params, batch, meta_batch, inner_lr):
@@ -34,7 +34,7 @@ def brute_force(nlp, book, params, batch, meta_batch, inner_lr):
     return numpy.array(out)
 
 
-@pytest.mark.parametrize("kind", ["textcat_cnn", "textcat_bow", "ner"])
+@pytest.mark.parametrize("kind", ["textcat_cnn", "textcat_bow", "multilabel", "ner"])
 def test_estimate_matches_brute_force(kind):
     nlp, examples, book, params = trained_pipeline(kind)
     batch, meta_batch = examples[:12], examples[30:46]

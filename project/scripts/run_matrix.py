@@ -16,6 +16,7 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.convert import read_records, is_ner
+from spacy_hamr.embedders import default_model_path
 from spacy_hamr.variants import variant_config
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
@@ -41,6 +42,9 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
            "--paths.train", str(args.corpus / dataset / "train.spacy"),
            "--paths.dev", str(args.corpus / dataset / "dev.spacy"),
            "--training.max_epochs", str(epochs), "--system.seed", str(seed)]
+    if args.backbone == "trf":
+        # The configs name the model; the weights are the installed offline copy.
+        cmd += ["--components.transformer.model.name", default_model_path()]
     if run.startswith(HAMR_LOGGED):
         log = output / "hamr_log.jsonl"
         log.unlink(missing_ok=True)
