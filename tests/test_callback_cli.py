@@ -84,3 +84,32 @@ def test_same_seed_same_model_bit_for_bit(tmp_path, idai_slice):
         train(cfg, idai_slice, tmp_path / name, "--training.max_epochs", "1")
         models.append((tmp_path / name / "model-last" / "textcat" / "model").read_bytes())
     assert models[0] == models[1]
+
+
+@pytest.fixture(scope="module")
+def idai_tiny(tmp_path_factory):
+    from .test_train_cli import dataset_slice
+
+    return dataset_slice(tmp_path_factory, "cyclone_idai_2019", 40)
+
+
+def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
+    """The project's transformer config (`spacy init config -G`, offline MiniLM) with the two blocks:
+    the look-ahead covers the transformer's torch weights, and the result loads without HAMR."""
+    from spacy_hamr.embedders import default_model_path
+
+    from .conftest import ROOT
+
+    cfg = tmp_path / "trf.cfg"
+    cfg.write_text((ROOT / "project" / "configs" / "textcat_trf.cfg").read_text())
+    switch_on_hamr(cfg)
+    log = train(cfg, idai_tiny, tmp_path / "out", "--training.max_epochs", "1",
+                "--components.transformer.model.name", default_model_path())
+    assert "meta loss" in log
+    assert_plain_spacy(tmp_path / "out" / "model-last", ["Roads are cut off in Beira"])
+    import spacy
+
+    from spacy_hamr.lookahead import TrainableParams
+
+    params = TrainableParams(spacy.load(tmp_path / "out" / "model-last"), exclude=[])
+    assert sum(t.numel() for t in params.torch) > 20_000_000  # all-MiniLM-L6-v2's 22.7M weights
