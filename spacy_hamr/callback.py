@@ -98,7 +98,8 @@ def make_hamr_callback(
     if problems:
         raise ValueError("[training.before_update] hamr.v1: " + "; ".join(problems))
     return HamrCallback(weighting=weighting, meta_path=meta_path, meta_batch_size=meta_batch_size,
-                        meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta, inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
+                        meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
+                        inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
                         hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
 
 
@@ -151,7 +152,8 @@ class HamrCallback:
             self.params = TrainableParams(nlp, self.exclude)
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
             check_meta_labels(state.labels, self.meta)
-            self._meta_prior = balanced_prior([example_labels(eg) for eg in self.meta], power=0.0)
+            if self.settings["balance_meta"]:
+                self._meta_prior = balanced_prior([example_labels(eg) for eg in self.meta], power=0.0)
             self._meta_order: List[int] = []
             self.net = WeightNet(seed)
             self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task])
