@@ -74,6 +74,16 @@ class TextcatWeighting:
         self._original = pipe.get_loss
         pipe.get_loss = self.get_loss
 
+    @classmethod
+    def attach(cls, pipe: TextCategorizer, book: LossBook) -> "TextcatWeighting":
+        """Wrap `pipe` once: a second training run of the same nlp rebinds the book
+        instead of stacking a second wrapper (which would apply weights twice)."""
+        current = getattr(pipe.get_loss, "__self__", None)
+        if isinstance(current, cls):
+            current.book = book
+            return current
+        return cls(pipe, book)
+
     def per_example_loss(self, examples: Sequence[Example], scores) -> numpy.ndarray:
         truths, not_missing = self.pipe._examples_to_truth(examples)
         scores = self.pipe.model.ops.to_numpy(scores)
@@ -157,7 +167,7 @@ def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction
         if name in exclude or not is_loss_component(pipe):
             continue
         if isinstance(pipe, TextCategorizer):
-            TextcatWeighting(pipe, book)
+            TextcatWeighting.attach(pipe, book)
         elif isinstance(pipe, EntityRecognizer):
             if pipe.cfg.get("beam_width", 1) >= 2:
                 raise ValueError(

@@ -96,6 +96,23 @@ def test_other_components_are_named_and_frozen_ones_skipped(capsys):
     assert "unweighted" in out.out + out.err and "tagger" in out.out + out.err
 
 
+def test_reinstalling_rebinds_instead_of_weighting_twice():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("textcat")
+    examples = textcat_examples(10)
+    nlp.initialize(lambda: examples)
+    book = LossBook()
+    for _ in range(2):  # a second training run of the same nlp installs again
+        install(nlp, book, exclude=[], ner_reduction="sum")
+    pipe = nlp.get_pipe("textcat")
+    scores = pipe.model.predict([eg.predicted for eg in examples[:2]])
+    _, plain = pipe.get_loss.__self__._original(examples[:2], scores)
+    book.weights = {id(examples[0].reference): 2.0, id(examples[1].reference): 0.5}
+    _, weighted = pipe.get_loss(examples[:2], scores)
+    numpy.testing.assert_allclose(weighted, plain * numpy.array([[2.0], [0.5]]), rtol=1e-6)
+    assert set(book.losses["textcat"]) == {id(eg.reference) for eg in examples[:2]}
+
+
 def test_meta_set_lacking_a_label_warns(capsys):
     state = HamrState()
     state.bind(textcat_examples(50, shares=(0.5, 0.3, 0.2)))
