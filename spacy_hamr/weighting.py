@@ -4,6 +4,12 @@ Per-example losses are z-scored within the batch (the net's only input), mapped
 by an MLP 1 -> 100 -> 1 (ReLU; sigmoid output; output bias 0.1) to raw weights,
 which are mean-normalised per batch (mean detached) and clamped to [0.1, 8].
 
+Unlike the reference code, the output layer's weights start at zero, so every
+example starts at weight 1 and only the meta-gradient bends w(z). With PyTorch's
+default init the untrained net already weights examples 0.8-1.2 by their loss,
+in a direction set by the seed; at a meta step every 8 steps it barely moves from
+there, and that random slope then decided the hardness the batcher samples by.
+
 The meta-update follows the first-order one-step look-ahead: after a virtual
 SGD step theta' = theta - eta * sum_i w_i grad l_i, the meta loss changes with
 w_i at rate dL_meta/dw_i = -eta <grad L_meta, grad l_i> / B. These
@@ -30,6 +36,7 @@ class WeightNet(torch.nn.Module):
         self.out = torch.nn.Linear(HIDDEN, 1)
         torch.random.set_rng_state(generator_state)
         with torch.no_grad():
+            self.out.weight.zero_()
             self.out.bias.fill_(OUTPUT_BIAS)
         self.double()  # tiny net: float64 keeps it exact and deterministic
 

@@ -26,6 +26,8 @@ def test_weight_net_shape_and_init():
     assert net.hidden.in_features == 1 and net.hidden.out_features == 100 and net.out.out_features == 1
     assert float(net.out.bias.detach()) == pytest.approx(OUTPUT_BIAS)
     assert (WeightNet(seed=0).hidden.weight == net.hidden.weight).all()
+    # Untrained, the net weights every example 1: only meta-learning bends w(z).
+    numpy.testing.assert_allclose(batch_weights(net, numpy.array([0.1, 1.0, 5.0, 20.0])), 1.0)
 
 
 def test_weights_are_mean_normalised_and_clamped():
