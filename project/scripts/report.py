@@ -83,7 +83,8 @@ def markdown(summary: dict, counts: dict, epochs: str) -> str:
     lines += ["", "What differs from the paper: a spaCy CNN (`spacy init config -o efficiency`) instead of a "
               f"fine-tuned DeBERTa-v3-base, {epochs} on a 2-core CPU, the dev set as "
               "the meta set, and spacy-hamr's measured defaults (per-visit EMA hardness, class-balanced base "
-              "rate, a meta step every 8 steps). The paper's numbers come from a secondary summary."]
+              "rate, a meta step every 8 (textcat) or 16 (NER) steps, a weight net that starts at uniform "
+              "weights). The paper's numbers come from a secondary summary."]
     return "\n".join(lines) + "\n"
 
 
