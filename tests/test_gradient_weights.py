@@ -3,6 +3,8 @@ gradient of [a] alone; weights scale linearly."""
 import numpy
 import pytest
 import spacy.ml.parser_model as parser_model
+from spacy.tokens import Doc
+from spacy.training import Example
 
 from spacy_hamr.lookahead import frozen_randomness
 
@@ -51,18 +53,28 @@ def test_textcat_zero_weight_removes_an_example_exactly(kind):
     assert distance(weighted, alone) <= 1e-6 * global_norm(alone)
 
 
+def ner_example(nlp, words, ents):
+    return Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, ents=ents))
+
+
 def test_ner_zero_weight_removes_a_document(parser_dropout_off):
-    nlp, examples, book, params = trained_pipeline("ner", steps=20)
+    nlp, _, book, params = trained_pipeline("ner", steps=20)
     # Actions never seen as gold get the batch's minimum score, which couples
     # documents; with every class seen (as soon happens on real data) it stops.
     nlp.get_pipe("ner").model.attrs["unseen_classes"].clear()
-    a, b = examples[0], examples[1]
-    weighted = gradient(nlp, book, params, [a, b], [1.0, 0.0])
+    # spaCy's PrecomputableAffine backward builds W's gradient from X[ids] with
+    # ids = -1 for missing features, i.e. from the batch's *last* token vector,
+    # although the forward used the padding row. So b changes a's W gradient unless
+    # the batch's last token vector stays a's: b ends in a's last five tokens (the
+    # CNN's receptive field), and nothing else is shared.
+    tail, tail_ents = ["said", "flew", "to", "Paris", "7"], ["O", "O", "O", "B-LOC", "O"]
+    a = ner_example(nlp, ["Anna", "Smith"] + tail, ["B-PER", "I-PER"] + tail_ents)
+    b = ner_example(nlp, ["flew", "to", "Paris", "Anna", "Smith", "said"] + tail,
+                    ["O", "O", "B-LOC", "B-PER", "I-PER", "O"] + tail_ents)
     alone = gradient(nlp, book, params, [a], [1.0])
     assert global_norm(alone) > 0
-    # Measured: [b, a] with (0, 1) matches [a] exactly, [a, b] with (1, 0) differs by
-    # 1.7% in the precomputed lower layer's W only (a spaCy-internal batch coupling).
-    assert distance(weighted, alone) <= 0.03 * global_norm(alone)
+    weighted = gradient(nlp, book, params, [a, b], [1.0, 0.0])
+    assert distance(weighted, alone) <= 1e-6 * global_norm(alone)
     reverse = gradient(nlp, book, params, [b, a], [0.0, 1.0])
     assert distance(reverse, alone) <= 1e-6 * global_norm(alone)
 
