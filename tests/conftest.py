@@ -38,6 +38,11 @@ def textcat_examples(n: int, shares=(0.7, 0.2, 0.1), seed: int = 0) -> List[Exam
     return examples
 
 
+def ner_example(vocab, words: List[str], ents: List[str]) -> Example:
+    """An NER example over the given tokens, gold entities from BIO tags."""
+    return Example(spacy.tokens.Doc(vocab, words=words), spacy.tokens.Doc(vocab, words=words, ents=ents))
+
+
 def ner_examples(n: int, seed: int = 0) -> List[Example]:
     """Generated NER examples: many PER, few LOC."""
     nlp = spacy.blank("en")
@@ -48,6 +53,5 @@ def ner_examples(n: int, seed: int = 0) -> List[Example]:
             words, ents = ["flew", "to", "Paris", str(i)], ["O", "O", "B-LOC", "O"]
         else:
             words, ents = ["Anna", "Smith", "said", str(i)], ["B-PER", "I-PER", "O", "O"]
-        doc = spacy.tokens.Doc(nlp.vocab, words=words)
-        examples.append(Example(doc, spacy.tokens.Doc(nlp.vocab, words=words, ents=ents)))
+        examples.append(ner_example(nlp.vocab, words, ents))
     return examples

@@ -3,11 +3,10 @@ gradient of [a] alone; weights scale linearly."""
 import numpy
 import pytest
 import spacy.ml.parser_model as parser_model
-from spacy.tokens import Doc
-from spacy.training import Example
 
 from spacy_hamr.lookahead import frozen_randomness
 
+from .conftest import ner_example
 from .pipelines import dense_norm as global_norm, trained_pipeline
 
 
@@ -53,10 +52,6 @@ def test_textcat_zero_weight_removes_an_example_exactly(kind):
     assert distance(weighted, alone) <= 1e-6 * global_norm(alone)
 
 
-def ner_example(nlp, words, ents):
-    return Example(Doc(nlp.vocab, words=words), Doc(nlp.vocab, words=words, ents=ents))
-
-
 def test_ner_zero_weight_removes_a_document(parser_dropout_off):
     nlp, _, book, params = trained_pipeline("ner", steps=20)
     # Actions never seen as gold get the batch's minimum score, which couples
@@ -68,8 +63,8 @@ def test_ner_zero_weight_removes_a_document(parser_dropout_off):
     # the batch's last token vector stays a's: b ends in a's last five tokens (the
     # CNN's receptive field), and nothing else is shared.
     tail, tail_ents = ["said", "flew", "to", "Paris", "7"], ["O", "O", "O", "B-LOC", "O"]
-    a = ner_example(nlp, ["Anna", "Smith"] + tail, ["B-PER", "I-PER"] + tail_ents)
-    b = ner_example(nlp, ["flew", "to", "Paris", "Anna", "Smith", "said"] + tail,
+    a = ner_example(nlp.vocab, ["Anna", "Smith"] + tail, ["B-PER", "I-PER"] + tail_ents)
+    b = ner_example(nlp.vocab, ["flew", "to", "Paris", "Anna", "Smith", "said"] + tail,
                     ["O", "O", "B-LOC", "B-PER", "I-PER", "O"] + tail_ents)
     alone = gradient(nlp, book, params, [a], [1.0])
     assert global_norm(alone) > 0
