@@ -21,7 +21,7 @@ VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
     "hamr_reference": ({**HAMR_BATCHER, "class_power": 1.0},
                        {**HAMR_CALLBACK, "hardness": "global_decay", "meta_every": 1}),
     "hamr_global_decay": (HAMR_BATCHER, {**HAMR_CALLBACK, "hardness": "global_decay"}),
-    "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0}, None),
+    "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
     "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
 }

@@ -88,6 +88,19 @@ def test_class_power_zero_balances_classes():
         assert shares[label] == pytest.approx(1 / 3, abs=0.03)
 
 
+def test_default_base_rate_is_balanced_for_textcat_and_square_root_for_ner():
+    one_epoch(make_batcher(oversampling=20.0, size=10_000), textcat_examples(600, shares=(0.8, 0.15, 0.05)))
+    shares = active_state().history[-1]["class_share"]
+    for label in ("big", "mid", "rare"):
+        assert shares[label] == pytest.approx(1 / 3, abs=0.03)
+    examples = ner_examples(1000)
+    counts = Counter(ent.label_ for eg in examples for ent in eg.reference.ents)
+    one_epoch(make_batcher(oversampling=20.0, size=100_000), examples)
+    shares = active_state().history[-1]["class_share"]
+    expected_loc = counts["LOC"] ** 0.5 / (counts["LOC"] ** 0.5 + counts["PER"] ** 0.5)
+    assert shares["LOC"] == pytest.approx(expected_loc, abs=0.02)
+
+
 def test_ner_class_share_counts_entity_types():
     examples = ner_examples(200)
     one_epoch(make_batcher(resample=False, size=10_000), examples)
