@@ -101,9 +101,12 @@ def goal_verdict(summary: dict) -> str:
     n, above, avg = len(rows), sum(g >= 0 for g in gains.values()), mean(gains.values())
     above_static = sum(g >= 0 for g in static.values())
     met = above >= n - 1 and avg >= 1.0 and above_static >= n - 2
+    close = [f"{d} {g:+.2f} against {what}" for what, margins in (("plain", gains), ("the best static", static))
+             for d, g in sorted(margins.items()) if abs(g) < 1.0]
     return (f"Goal (HAMR at or above plain on {n - 1} of {n}, +1.0 on average, at or above the best static "
             f"baseline on {n - 2} of {n}): {'met' if met else 'not met'}. HAMR is at or above plain on {above} "
-            f"of {n} ({avg:+.1f} on average) and at or above the best static baseline on {above_static} of {n}.")
+            f"of {n} ({avg:+.1f} on average) and at or above the best static baseline on {above_static} of {n}."
+            + (f" Margins under 1 point, the size of seed noise here: {'; '.join(close)}." if close else ""))
 
 
 def plot_per_class(per_class: dict, counts: dict, out: Path) -> None:
