@@ -79,20 +79,17 @@ def test_without_resampling_each_example_once_in_spacy_order():
     assert [id(eg) for eg in drawn] == [id(eg) for eg in examples]
 
 
-def test_class_power_zero_balances_classes():
+@pytest.mark.parametrize("settings", [{"class_power": 0.0}, {}], ids=["explicit", "textcat_default"])
+def test_class_power_zero_balances_classes(settings):
     examples = textcat_examples(600, shares=(0.8, 0.15, 0.05))
-    batcher = make_batcher(class_power=0.0, oversampling=10.0, size=10_000)
+    batcher = make_batcher(**settings, oversampling=10.0, size=10_000)
     one_epoch(batcher, examples)
     shares = active_state().history[-1]["class_share"]
     for label in ("big", "mid", "rare"):
         assert shares[label] == pytest.approx(1 / 3, abs=0.03)
 
 
-def test_default_base_rate_is_balanced_for_textcat_and_square_root_for_ner():
-    one_epoch(make_batcher(oversampling=20.0, size=10_000), textcat_examples(600, shares=(0.8, 0.15, 0.05)))
-    shares = active_state().history[-1]["class_share"]
-    for label in ("big", "mid", "rare"):
-        assert shares[label] == pytest.approx(1 / 3, abs=0.03)
+def test_default_base_rate_for_ner_is_square_root():
     examples = ner_examples(1000)
     counts = Counter(ent.label_ for eg in examples for ent in eg.reference.ents)
     one_epoch(make_batcher(oversampling=20.0, size=100_000), examples)

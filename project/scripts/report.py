@@ -82,9 +82,9 @@ def markdown(summary: dict, counts: dict, epochs: str) -> str:
         lines.append(f"| {dataset} | {minority} | " + " | ".join(cells) + f" | {paper[0]} | {paper[1]} ({paper[2]}) |")
     lines += ["", "What differs from the paper: a spaCy CNN (`spacy init config -o efficiency`) instead of a "
               f"fine-tuned DeBERTa-v3-base, {epochs} on a 2-core CPU, the dev set as "
-              "the meta set, and spacy-hamr's measured defaults (per-visit EMA hardness, class-balanced (textcat) "
-              "or square-root (NER) base rate, a meta step every 8 (textcat) or 16 (NER) steps, a weight net that starts at uniform "
-              "weights). The paper's numbers come from a secondary summary."]
+              "the meta set, and spacy-hamr's measured defaults (per-visit EMA hardness, class-balanced "
+              "(textcat) or square-root (NER) base rate, a meta step every 8 (textcat) or 16 (NER) steps, "
+              "a weight net that starts at uniform weights). The paper's numbers come from a secondary summary."]
     verdict = goal_verdict(summary)
     return "\n".join(lines + ([""] + [verdict] if verdict else [])) + "\n"
 
