@@ -14,7 +14,7 @@ from each example's loss recorded at its last update.
 """
 import random
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
@@ -25,7 +25,7 @@ from wasabi import msg
 from .components import LossBook, install
 from .hardness import HARDNESS_RULES, global_decay
 from .labels import balanced_prior, example_labels
-from .lookahead import TrainableParams, hypergradient
+from .lookahead import LossPass, TrainableParams, hypergradient
 from .meta import check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
 from .state import HamrState, active_state
@@ -155,6 +155,7 @@ class HamrCallback:
             self.static_weights = inverse_frequency_weights(state)
         if self.settings["weighting"] == "meta":
             self.params = TrainableParams(nlp, self.exclude)
+            self.loss_pass = make_loss_pass(nlp, self.book, self.params, self.exclude, self.annotates)
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
             check_meta_labels(state.labels, self.meta)
             if self.settings["balance_meta"]:
@@ -200,21 +201,12 @@ class HamrCallback:
 
     def _lookahead(self, nlp: Language, batch: List[Example]):
         self.book.weights = {}  # side passes are unweighted
-        outcome = hypergradient(lambda egs, grads=False: self._loss_pass(nlp, egs, grads), self.params,
-                                batch, self._next_meta_batch(), self.settings["fd_step"],
-                                self.settings["inner_lr"])
+        outcome = hypergradient(self.loss_pass, self.params, batch, self._next_meta_batch(),
+                                self.settings["fd_step"], self.settings["inner_lr"])
         if isinstance(outcome, str):
             msg.warn(f"[hamr] Meta step skipped ({outcome}); this batch keeps its previous weights.")
             return None
         return outcome
-
-    def _loss_pass(self, nlp: Language, examples: List[Example], with_gradients: bool = False):
-        """Per-example losses (and the summed gradient) at the current parameters, applying nothing."""
-        nlp.update(examples, drop=0.0, sgd=False, losses={}, exclude=self.exclude, annotates=self.annotates)
-        losses = self.book.take_losses(examples)
-        grads = self.params.sparse_gradients() if with_gradients else None
-        self.params.zero_gradients()
-        return losses, grads
 
     def _next_meta_batch(self) -> List[Example]:
         size = min(self.settings["meta_batch_size"], len(self.meta))
@@ -225,6 +217,41 @@ class HamrCallback:
             self._meta_order += self.rng.permutation(len(self.meta)).tolist()
         chosen, self._meta_order = self._meta_order[:size], self._meta_order[size:]
         return [self.meta[i] for i in chosen]
+
+
+def make_loss_pass(nlp: Language, book: LossBook, params: TrainableParams,
+                   exclude: Sequence[str] = (), annotates: Sequence[str] = ()) -> LossPass:
+    """Per-example losses (and the summed sparse gradient) at the current parameters, applying nothing."""
+
+    def loss_pass(examples: List[Example], with_gradients: bool = False):
+        if annotates:
+            nlp.update(examples, drop=0.0, sgd=False, losses={}, exclude=exclude, annotates=annotates)
+        else:
+            # nlp.update without annotating components, less its copy of every example:
+            # Example() re-reads the words of both docs, a third of a BOW textcat's pass.
+            batch = own_predicted_docs(examples)
+            for name, pipe in nlp.pipeline:
+                if name not in exclude and hasattr(pipe, "update"):
+                    pipe.update(batch, drop=0.0, sgd=None, losses={})
+        losses = book.take_losses(examples)
+        grads = params.sparse_gradients() if with_gradients else None
+        params.zero_gradients()
+        return losses, grads
+
+    return loss_pass
+
+
+def own_predicted_docs(examples: List[Example]) -> List[Example]:
+    """The examples, copied where a predicted Doc repeats (a batch drawn with
+    replacement): the ner adapter tells parser states apart by their Doc."""
+    seen = set()
+    out = []
+    for eg in examples:
+        if id(eg.predicted) in seen:
+            eg = Example(eg.predicted.copy(), eg.reference)
+        seen.add(id(eg.predicted))
+        out.append(eg)
+    return out
 
 
 def filled(losses: numpy.ndarray) -> numpy.ndarray:

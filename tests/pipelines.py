@@ -39,17 +39,6 @@ def trained_pipeline(kind: str, n: int = 60, steps: int = 5, seed: int = 0):
     return nlp, examples, book, TrainableParams(nlp, [])
 
 
-def loss_pass(nlp, book, params):
-    def run(examples, with_gradients=False):
-        nlp.update(examples, drop=0.0, sgd=False, losses={})
-        losses = book.take_losses(examples)
-        grads = params.sparse_gradients() if with_gradients else None
-        params.zero_gradients()
-        return losses, grads
-
-    return run
-
-
 def dense_norm(arrays) -> float:
     return sum(float((a.astype("float64") ** 2).sum()) if hasattr(a, "astype") else float((a.double() ** 2).sum())
                for a in arrays) ** 0.5

@@ -4,13 +4,15 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from spacy_hamr.callback import filled, inverse_frequency_weights, make_hamr_callback
+from spacy_hamr.callback import filled, inverse_frequency_weights, make_hamr_callback, make_loss_pass
 from spacy_hamr.components import LossBook, install, output_is_softmax
 from spacy_hamr.meta import check_meta_labels, read_meta_examples
 from spacy_hamr.state import HamrState
 from spacy_hamr.weighting import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
 
 from .conftest import ner_examples, textcat_examples
+from .pipelines import trained_pipeline
+from .test_gradient_weights import parser_dropout_off  # noqa: F401 (fixture)
 
 
 @pytest.mark.parametrize("setting,value", [("weighting", "focal"), ("hardness", "none"), ("ner_loss", "mean"),
@@ -127,3 +129,16 @@ def test_empty_meta_corpus_is_an_error(tmp_path):
     DocBin().to_disk(tmp_path / "meta.spacy")
     with pytest.raises(ValueError, match="meta corpus .*meta.spacy is empty"):
         read_meta_examples(spacy.blank("en"), tmp_path / "meta.spacy")
+
+
+@pytest.mark.parametrize("kind", ["ner", "textcat_cnn"])
+def test_loss_pass_gives_a_repeated_example_its_own_loss(kind, parser_dropout_off):
+    """A batch drawn with replacement repeats examples; the loss pass (which skips
+    spaCy's copy of each example) must still score each copy as the example alone."""
+    nlp, examples, book, params = trained_pipeline(kind)
+    run = make_loss_pass(nlp, book, params)
+    a, b = examples[0], examples[1]
+    alone, _ = run([a])
+    batch, _ = run([a, b, a])
+    numpy.testing.assert_allclose(batch[[0, 2]], [alone[0], alone[0]], rtol=1e-5)
+    assert alone[0] > 0

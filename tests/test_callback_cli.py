@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy
 import pytest
 from thinc.api import Config
 
@@ -113,3 +114,55 @@ def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
 
     params = TrainableParams(spacy.load(tmp_path / "out" / "model-last"), exclude=[])
     assert sum(t.numel() for t in params.torch) > 20_000_000  # all-MiniLM-L6-v2's 22.7M weights
+
+
+@pytest.fixture(scope="module")
+def sourced_ner(tmp_path_factory, mit_slice):
+    """A plain ner pipeline (tok2vec + ner) trained on a slice of mit_restaurant."""
+    work = tmp_path_factory.mktemp("sourced_ner")
+    train(init_config(work, "ner"), mit_slice, work / "out", "--training.max_epochs", "3")
+    return work / "out" / "model-last"
+
+
+@pytest.fixture(scope="module")
+def idai_no_entities(tmp_path_factory, idai_slice):
+    """The idai slice with every token annotated as outside an entity, so that
+    a ner that is not frozen would learn from it (and move)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    out = tmp_path_factory.mktemp("idai_no_entities")
+    vocab = spacy.blank("en").vocab
+    for split in ("train", "dev"):
+        docs = list(DocBin().from_disk(idai_slice / f"{split}.spacy").get_docs(vocab))
+        for doc in docs:
+            doc.set_ents([], default="outside")
+        DocBin(docs=docs, store_user_data=True).to_disk(out / f"{split}.spacy")
+    return out
+
+
+@pytest.mark.parametrize("annotating", [["tok2vec", "ner"], []])
+def test_frozen_sourced_components_are_left_alone(tmp_path, idai_no_entities, sourced_ner, annotating):
+    """spaCy's pattern of a sourced, frozen (and annotating) tok2vec + ner beside a
+    new textcat: HAMR weights the textcat, and neither the look-ahead's
+    perturbations nor the updates move the frozen components."""
+    cfg = init_config(tmp_path, "textcat")
+    config = Config().from_disk(cfg, interpolate=False)
+    config["nlp"]["pipeline"] = ["tok2vec", "ner", "textcat"]
+    for name in ("tok2vec", "ner"):
+        config["components"][name] = {"source": str(sourced_ner)}
+    config["training"]["frozen_components"] = ["tok2vec", "ner"]
+    config["training"]["annotating_components"] = annotating
+    config.to_disk(cfg)
+    switch_on_hamr(cfg)
+    log = train(cfg, idai_no_entities, tmp_path / "out", "--training.max_epochs", "1")
+    assert "meta loss" in log and "unweighted" not in log  # frozen components are not named
+    import spacy
+
+    trained, source = spacy.load(tmp_path / "out" / "model-last"), spacy.load(sourced_ner)
+    for name in ("tok2vec", "ner"):
+        # Parameters, not bytes: spaCy itself rewrites a frozen parser's dropout attr.
+        for a, b in zip(trained.get_pipe(name).model.walk(), source.get_pipe(name).model.walk()):
+            for param in a.param_names:
+                if a.has_param(param):
+                    assert numpy.array_equal(a.get_param(param), b.get_param(param)), f"frozen {name} moved"

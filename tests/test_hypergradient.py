@@ -3,9 +3,10 @@ the weighted SGD step with w_i +- 1 and measure the meta loss."""
 import numpy
 import pytest
 
+from spacy_hamr.callback import make_loss_pass
 from spacy_hamr.lookahead import Perturbation, frozen_randomness, hypergradient
 
-from .pipelines import loss_pass, trained_pipeline
+from .pipelines import trained_pipeline
 
 # Small enough that the look-ahead step stays in the linear regime: NER's
 # per-document loss sums over parser states, so its gradients are far larger.
@@ -14,7 +15,7 @@ INNER_LR = {"textcat_cnn": 2e-4, "textcat_bow": 2e-4, "multilabel": 2e-4, "ner":
 
 def brute_force(nlp, book, params, batch, meta_batch, inner_lr):
     """dL_meta/dw_i by actually stepping theta - eta/B * sum_j w_j grad l_j."""
-    run = loss_pass(nlp, book, params)
+    run = make_loss_pass(nlp, book, params)
     out = []
     for i in range(len(batch)):
         meta = []
@@ -38,7 +39,7 @@ def brute_force(nlp, book, params, batch, meta_batch, inner_lr):
 def test_estimate_matches_brute_force(kind):
     nlp, examples, book, params = trained_pipeline(kind)
     batch, meta_batch = examples[:12], examples[30:46]
-    losses, estimate, meta_loss = hypergradient(loss_pass(nlp, book, params), params, batch,
+    losses, estimate, meta_loss = hypergradient(make_loss_pass(nlp, book, params), params, batch,
                                                 meta_batch, fd_step=1e-4, inner_lr=INNER_LR[kind])
     exact = brute_force(nlp, book, params, batch, meta_batch, INNER_LR[kind])
     assert numpy.std(exact) > 0
@@ -51,7 +52,7 @@ def test_parameters_are_restored_exactly():
     snapshot = lambda: [params.array(i).copy() if isinstance(params.array(i), numpy.ndarray)
                         else params.array(i).clone() for i in range(len(params.thinc) + len(params.torch))]
     before = snapshot()
-    hypergradient(loss_pass(nlp, book, params), params, examples[:8], examples[8:16], 1e-4, 2e-4)
+    hypergradient(make_loss_pass(nlp, book, params), params, examples[:8], examples[8:16], 1e-4, 2e-4)
     for a, b in zip(before, snapshot()):
         assert numpy.array_equal(a, b)
 
@@ -67,7 +68,7 @@ def test_zero_meta_gradient_is_reported_not_divided_by():
 
 def test_nan_losses_are_reported():
     nlp, examples, book, params = trained_pipeline("textcat_bow")
-    real = loss_pass(nlp, book, params)
+    real = make_loss_pass(nlp, book, params)
 
     def nan_pass(egs, with_gradients=False):
         losses, grads = real(egs, with_gradients)
