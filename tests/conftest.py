@@ -3,8 +3,10 @@ import random
 from pathlib import Path
 from typing import List
 
+import numpy
 import pytest
 import spacy
+import spacy.ml.parser_model as parser_model
 from spacy.training import Example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +57,21 @@ def ner_examples(n: int, seed: int = 0) -> List[Example]:
             words, ents = ["Anna", "Smith", "said", str(i)], ["B-PER", "I-PER", "O", "O"]
         examples.append(ner_example(nlp.vocab, words, ents))
     return examples
+
+
+class NoDropout:
+    """Stands in for the parser's module-level ops, whose state dropout ignores `drop`."""
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def get_dropout_mask(self, shape, rate):
+        return numpy.ones(shape, dtype="f")
+
+    def __getattr__(self, name):
+        return getattr(self.ops, name)
+
+
+@pytest.fixture
+def parser_dropout_off(monkeypatch):
+    monkeypatch.setattr(parser_model, "NUMPY_OPS", NoDropout(parser_model.NUMPY_OPS))

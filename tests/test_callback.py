@@ -12,7 +12,6 @@ from spacy_hamr.weighting import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet,
 
 from .conftest import ner_examples, textcat_examples
 from .pipelines import trained_pipeline
-from .test_gradient_weights import parser_dropout_off  # noqa: F401 (fixture)
 
 
 @pytest.mark.parametrize("setting,value", [("weighting", "focal"), ("hardness", "none"), ("ner_loss", "mean"),

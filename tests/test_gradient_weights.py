@@ -2,30 +2,11 @@
 gradient of [a] alone; weights scale linearly."""
 import numpy
 import pytest
-import spacy.ml.parser_model as parser_model
 
 from spacy_hamr.lookahead import frozen_randomness
 
 from .conftest import ner_example
 from .pipelines import dense_norm as global_norm, trained_pipeline
-
-
-class NoDropout:
-    """Stands in for the parser's module-level ops, whose state dropout ignores `drop`."""
-
-    def __init__(self, ops):
-        self.ops = ops
-
-    def get_dropout_mask(self, shape, rate):
-        return numpy.ones(shape, dtype="f")
-
-    def __getattr__(self, name):
-        return getattr(self.ops, name)
-
-
-@pytest.fixture
-def parser_dropout_off(monkeypatch):
-    monkeypatch.setattr(parser_model, "NUMPY_OPS", NoDropout(parser_model.NUMPY_OPS))
 
 
 def gradient(nlp, book, params, batch, weights):
