@@ -12,7 +12,7 @@ DATASETS="${HAMR_DATASETS:-$(cd .. && pwd)/shared/datasets}"
 
 setup() {
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  # torch first and pinned: on these machines any other torch spec pulls a multi-GB CUDA build.
+  # torch first and pinned: left unpinned, pip may pull a multi-GB CUDA build.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check torch==2.13.0
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[test,project]"
 }
