@@ -14,7 +14,7 @@ setup() {
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   # torch first and pinned: left unpinned, pip may pull a multi-GB CUDA build.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check torch==2.13.0
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[test,project]"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[transformers,test,project]"
 }
 
 main() {

@@ -1,3 +1,4 @@
-from .cli import app
+"""`python -m spacy_hamr ...`: an alias of `python -m spacy hamr ...`."""
+from .cli import hamr_cli
 
-app()
+hamr_cli(prog_name="python -m spacy_hamr")

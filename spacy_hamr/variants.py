@@ -2,7 +2,7 @@
 the static baselines a user would otherwise pick. Each changes only
 [training.batcher] and [training.before_update] of a config.
 
-    python -m spacy_hamr variant-config base.cfg hamr_no_boost out.cfg
+    python -m spacy hamr variant-config base.cfg hamr_no_boost out.cfg
 """
 from typing import Dict, Optional, Tuple
 

@@ -1,0 +1,11 @@
+"""`spacy hamr ...` commands (registered through the `spacy_cli` entry point).
+
+`python -m spacy_hamr ...` runs the same commands.
+"""
+from ._util import hamr_cli
+from .convert import convert, convert_cli
+from .make_meta import make_meta, make_meta_cli
+from .variant_config import write_variant_config, variant_config_cli
+
+__all__ = ["hamr_cli", "convert", "convert_cli", "make_meta", "make_meta_cli",
+           "write_variant_config", "variant_config_cli"]
