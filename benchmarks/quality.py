@@ -20,6 +20,7 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.convert import convert_dataset
+from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.variants import VARIANTS, variant_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,25 +44,8 @@ def make_config(work: Path, pipeline: str, variant: str, extra: dict) -> Path:
     return path
 
 
-def smallest_class(train: Path, is_ner: bool) -> str:
-    import spacy
-    from spacy.tokens import DocBin
-    from collections import Counter
-
-    docs = DocBin().from_disk(train).get_docs(spacy.blank("en").vocab)
-    counts = Counter()
-    for doc in docs:
-        if is_ner:
-            counts.update(ent.label_ for ent in doc.ents)
-        else:
-            counts.update(c for c, v in doc.cats.items() if v >= 0.5)
-    return min(counts, key=counts.get)
-
-
-def scores(metrics: dict, is_ner: bool, minority: str) -> dict:
-    per_type = metrics["ents_per_type" if is_ner else "cats_f_per_type"]
-    macro = mean(v["f"] for v in per_type.values()) if is_ner else metrics["cats_macro_f"]
-    return {"macro_f1": 100 * macro, "minority_f1": 100 * per_type.get(minority, {"f": 0.0})["f"]}
+def scores(metrics: dict, minority: str) -> dict:
+    return {"macro_f1": macro_f1(metrics), "minority_f1": per_class_f1(metrics).get(minority, 0.0)}
 
 
 def main():
@@ -86,8 +70,7 @@ def main():
     corpus = work / "corpus"
     if not (corpus / "test.spacy").exists():
         convert_dataset(args.data / args.dataset, corpus)
-    is_ner = args.pipeline == "ner"
-    minority = smallest_class(corpus / "train.spacy", is_ner)
+    minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))
     results = srsly.read_json(args.out) if args.out.exists() else {}
     for variant in args.variants:
         cfg = make_config(work, args.pipeline, variant, extra)
@@ -100,7 +83,7 @@ def main():
             seconds = time.perf_counter() - start
             run([sys.executable, "-m", "spacy", "evaluate", out / "model-best", corpus / "test.spacy",
                  "--output", out / "test.json"])
-            row = {**scores(srsly.read_json(out / "test.json"), is_ner, minority), "train_seconds": seconds}
+            row = {**scores(srsly.read_json(out / "test.json"), minority), "train_seconds": seconds}
             results.setdefault(variant, {})[str(seed)] = row
             print(json.dumps({"variant": variant, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,8 @@ import numpy
 import pytest
 from thinc.api import Config
 
+from spacy_hamr.variants import variant_config
+
 from .test_train_cli import idai_slice, init_config, mit_slice, train  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow
@@ -29,9 +31,7 @@ print(json.dumps([[doc.cats, [(e.start, e.end, e.label_) for e in doc.ents]] for
 
 def switch_on_hamr(path, score_weights=None):
     """The two-block edit of the README, nothing else (plus score weights, if given)."""
-    config = Config().from_disk(path, interpolate=False)
-    config["training"]["batcher"]["@batchers"] = "hamr.v1"
-    config["training"]["before_update"] = {"@callbacks": "hamr.v1"}
+    config = variant_config(Config().from_disk(path, interpolate=False), "hamr")
     if score_weights:
         config["training"]["score_weights"] = score_weights
     config.to_disk(path)
