@@ -20,13 +20,25 @@ def spacy_project(*args, cwd):
     return result.stdout
 
 
+def test_copy_assets_without_a_folder_says_what_to_set(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "project", project, ignore=shutil.ignore_patterns(*GENERATED))
+    result = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "copy-assets", "."], cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "--vars.local_datasets /path/to/datasets" in result.stdout + result.stderr
+
+
 def test_smoke_workflow(tmp_path):
     if not (datasets_dir() / "cyclone_idai_2019").exists():
         pytest.skip("real datasets not found")
     project = tmp_path / "project"
     shutil.copytree(ROOT / "project", project, ignore=shutil.ignore_patterns(*GENERATED))
     spacy_project("run", "copy-assets", ".", "--vars.local_datasets", str(datasets_dir()), cwd=project)
-    spacy_project("run", "smoke", ".", cwd=project)
+    out = spacy_project("run", "smoke", ".", "--vars.gpu_id", "-1", cwd=project)
+    # The gpu_id var reaches every spacy train command (2 datasets x 8 runs).
+    trained = [line for line in out.splitlines() if line.startswith("[matrix]") and ": training (" in line]
+    assert len(trained) == 16 and all(" --gpu-id -1" in line for line in trained)
     summary = srsly.read_json(project / "smoke" / "results" / "summary.json")
     assert set(summary) == {"cyclone_idai_2019", "mit_restaurant"}
     for runs in summary.values():

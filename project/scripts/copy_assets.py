@@ -13,9 +13,12 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def main(source: str, assets_dir: str, project_file: str) -> None:
+def main(assets_dir: str, project_file: str, source: str = "") -> None:
     if not source:
-        sys.exit("Set vars.local_datasets (or HAMR_DATASETS for ../run.sh) to the folder of the six datasets.")
+        sys.exit("No local dataset folder given: run `spacy project run copy-assets . --vars.local_datasets "
+                 "/path/to/datasets` (a folder of <dataset>/<split>.json), or `spacy project assets` to download.")
+    if not Path(source).is_dir():
+        sys.exit(f"vars.local_datasets is {source!r}, which is not a folder.")
     for asset in srsly.read_yaml(project_file)["assets"]:
         dest = Path(asset["dest"])
         rel = dest.relative_to(assets_dir)
@@ -30,4 +33,5 @@ def main(source: str, assets_dir: str, project_file: str) -> None:
 
 
 if __name__ == "__main__":
+    # local_datasets comes last: an empty project var drops out of the command line.
     main(*sys.argv[1:4])

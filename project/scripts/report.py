@@ -112,7 +112,7 @@ def plot_per_class(per_class: dict, counts: dict, out: Path) -> None:
         ax.set_xlim(0, 100)
         ax.set_xlabel("test F1")
         ax.set_title(f"{dataset}: per-class F1, rarest class first (share of training data)", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

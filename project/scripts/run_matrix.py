@@ -41,7 +41,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
     cmd = [sys.executable, "-m", "spacy", "train", str(cfg_path), "--output", str(output),
            "--paths.train", str(args.corpus / dataset / "train.spacy"),
            "--paths.dev", str(args.corpus / dataset / "dev.spacy"),
-           "--training.max_epochs", str(epochs), "--system.seed", str(seed)]
+           "--training.max_epochs", str(epochs), "--system.seed", str(seed), "--gpu-id", str(args.gpu_id)]
     if args.backbone == "trf":
         # The configs name the model; the weights are the installed offline copy.
         cmd += ["--components.transformer.model.name", default_model_path()]
@@ -49,13 +49,15 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
         log = output / "hamr_log.jsonl"
         log.unlink(missing_ok=True)
         cmd += ["--training.batcher.log_path", str(log)]
-    print(f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs)", flush=True)
+    print(f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}",
+          flush=True)
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - start
     metrics.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(output / "model-best"),
-                    str(args.corpus / dataset / "test.spacy"), "--output", str(metrics)], check=True,
+                    str(args.corpus / dataset / "test.spacy"), "--output", str(metrics),
+                    "--gpu-id", str(args.gpu_id)], check=True,
                    stdout=subprocess.DEVNULL)
     result = srsly.read_json(metrics)
     result["train_seconds"] = seconds
@@ -70,6 +72,7 @@ def main() -> None:
     parser.add_argument("--backbone", default="cnn")
     parser.add_argument("--epochs-textcat", type=int, default=8)
     parser.add_argument("--epochs-ner", type=int, default=5)
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU for spacy train and evaluate (-1: CPU)")
     parser.add_argument("--assets", type=Path, default=Path("assets"))
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--configs", type=Path, default=Path("configs"))
