@@ -11,6 +11,7 @@ b the neighbour boost, refreshed every `boost_every` epochs from the
 `seed_fraction` hardest examples and their `n_neighbors` nearest neighbours.
 """
 import random
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
@@ -18,17 +19,18 @@ import numpy
 import srsly
 from spacy.training import Example
 from spacy.training.batchers import configure_minibatch_by_padded_size, configure_minibatch_by_words
-from wasabi import msg
 
 from .embedders import make_tfidf_embedder
 from .labels import balanced_prior
 from .neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from .sampling import draw_epoch, epoch_draws, sampling_probabilities
-from .state import HamrState, activate
+from .state import HamrState, HamrWarning, activate, check_numbers
 from .stats import draw_statistics, format_statistics, step_summary
 
 Sizing = Union[Sequence[int], int]
 Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]
+
+BLOCK = "[training.batcher] hamr.v1"
 
 # The reference code's lambda: 0.7 for classification, 0.1 for NER.
 TEXTCAT_BOOST_WEIGHT = 0.7
@@ -92,6 +94,13 @@ def configure_hamr_batcher(
     log_path (Path or None): Append each epoch's statistics (draws, class
         shares, weights, meta loss, sampled loss/weight pairs) to this JSONL file.
     """
+    numbers = {"tolerance": tolerance, "buffer": buffer, "alpha": alpha, "boost_weight": boost_weight,
+               "seed_fraction": seed_fraction, "n_neighbors": n_neighbors, "boost_every": boost_every,
+               "oversampling": oversampling, "class_power": class_power,
+               "exact_search_limit": exact_search_limit, "seed": seed}
+    if isinstance(size, str):  # confection lets a quoted size through as a sequence of digits
+        numbers["size"] = size
+    check_numbers(BLOCK, numbers)
     _check_settings(alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
                     n_neighbors=n_neighbors, boost_every=boost_every,
                     oversampling=oversampling, class_power=class_power)
@@ -105,7 +114,7 @@ def configure_hamr_batcher(
         sizer, alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
         n_neighbors=n_neighbors, boost_every=boost_every, oversampling=oversampling,
         class_power=class_power, resample=resample, embedder=embedder or make_tfidf_embedder(),
-        exact_search_limit=exact_search_limit, seed=seed, log_path=log_path)
+        exact_search_limit=exact_search_limit, seed=seed, log_path=_writable_log(log_path))
 
 
 def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every,
@@ -126,7 +135,23 @@ def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_ev
     if class_power is not None and class_power < 0:
         problems.append(f"class_power must be >= 0, got {class_power}")
     if problems:
-        raise ValueError("[training.batcher] hamr.v1: " + "; ".join(problems))
+        raise ValueError(f"{BLOCK}: " + "; ".join(problems))
+
+
+def _writable_log(log_path: Optional[Union[str, Path]]) -> Optional[Path]:
+    """The log file, its folder created: it is first written after epoch 0, so fail now."""
+    if log_path is None:
+        return None
+    path = Path(log_path)
+    if path.is_dir():
+        raise ValueError(f"{BLOCK}: log_path {path} is a directory; it must name a file, "
+                         f"e.g. {path / 'hamr.jsonl'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError as err:
+        raise ValueError(f"{BLOCK}: log_path {path} cannot be written ({err}).") from err
+    return path
 
 
 class HamrBatcher:
@@ -144,7 +169,7 @@ class HamrBatcher:
         self.class_power = class_power
         self.resample = resample
         self.seed = seed
-        self.log_path = Path(log_path) if log_path is not None else None
+        self.log_path = log_path
         self.state = HamrState()
         self.prior: Optional[numpy.ndarray] = None
         self._rng: Optional[numpy.random.Generator] = None
@@ -176,11 +201,16 @@ class HamrBatcher:
         seed = self.seed if self.seed is not None else random.getrandbits(32)
         self._rng = numpy.random.default_rng(seed)
         self._booster.seed = seed
-        has_cats = any(eg.reference.cats for eg in examples)
+        # The embedder runs at the first boost, after epoch 0: check now what it
+        # can check (e.g. the row count of precomputed vectors), before any update.
+        check_embedder = getattr(self._booster.embedder, "check", None)
+        if check_embedder is not None:
+            check_embedder(examples)
+        textcat = self.state.textcat
         if self.boost_weight is None:
-            self.boost_weight = TEXTCAT_BOOST_WEIGHT if has_cats else NER_BOOST_WEIGHT
+            self.boost_weight = TEXTCAT_BOOST_WEIGHT if textcat else NER_BOOST_WEIGHT
         if self.class_power is None:
-            self.class_power = TEXTCAT_CLASS_POWER if has_cats else NER_CLASS_POWER
+            self.class_power = TEXTCAT_CLASS_POWER if textcat else NER_CLASS_POWER
         if self.class_power != 1.0:
             self.prior = balanced_prior(self.state.labels, self.class_power)
 
@@ -198,8 +228,8 @@ class HamrBatcher:
         if numpy.ptp(hardness) <= 1e-12 * hardness.max():
             # Without the callback every example is equally hard: seeds would be arbitrary.
             if not self._warned_uniform:
-                msg.warn("[hamr] Hardness is uniform (no hamr.v1 callback feeding it): "
-                         "the neighbour boost stays off.")
+                warnings.warn("Hardness is uniform (no hamr.v1 callback feeding it): "
+                              "the neighbour boost stays off.", HamrWarning)
                 self._warned_uniform = True
             return
         self.state.boost = self._booster(self.state.examples, hardness)
@@ -210,7 +240,6 @@ class HamrBatcher:
         self.state.step_log.clear()
         self.state.history.append(stats)
         if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf8") as file_:
                 file_.write(srsly.json_dumps(stats) + "\n")
         # One unwrapped line per epoch, between the rows of spaCy's training table.

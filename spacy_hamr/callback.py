@@ -13,25 +13,28 @@ is back-propagated into the weight net. Between meta steps, the weights come
 from each example's loss recorded at its last update.
 """
 import random
+import warnings
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Literal, Optional, Sequence, get_args
 
 import numpy
 from spacy.language import Language
 from spacy.pipeline import EntityRecognizer
 from spacy.training import Example
-from wasabi import msg
 
 from .components import LossBook, install
-from .hardness import HARDNESS_RULES, global_decay
-from .labels import balanced_prior, example_labels
+from .hardness import HARDNESS_RULES, HardnessName, global_decay
+from .labels import balanced_prior, corpus_labels
 from .lookahead import LossPass, TrainableParams, hypergradient
 from .meta import check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
-from .state import HamrState, active_state
+from .state import HamrState, HamrWarning, active_state, check_numbers
 from .weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
-WEIGHTINGS = ("meta", "none", "inverse_frequency")
+BLOCK = "[training.before_update] hamr.v1"
+# Typed as Literal so that spaCy's config validation names a bad value.
+Weighting = Literal["meta", "none", "inverse_frequency"]
+NerLoss = Literal["sum", "max"]
 # The reference code's meta learning rates and hardness floors.
 META_LR = {"textcat": 1e-4, "ner": 3e-4}
 # Steps between meta steps (the reference: 1). NER's look-ahead passes cost about
@@ -41,7 +44,7 @@ HARDNESS_EPS = {"textcat": 1e-6, "ner": 1e-4}
 
 
 def make_hamr_callback(
-    weighting: str = "meta",
+    weighting: Weighting = "meta",
     meta_path: Optional[Path] = None,
     meta_batch_size: int = 8,
     meta_every: Optional[int] = None,
@@ -50,8 +53,8 @@ def make_hamr_callback(
     inner_lr: float = 2e-4,
     meta_lr: Optional[float] = None,
     fd_step: float = 1e-4,
-    hardness: str = "visit_ema",
-    ner_loss: str = "sum",
+    hardness: HardnessName = "visit_ema",
+    ner_loss: NerLoss = "sum",
     ner_macro_f: bool = True,
     seed: Optional[int] = None,
 ) -> Callable[[Language, Dict], None]:
@@ -85,13 +88,15 @@ def make_hamr_callback(
     seed (int or None): Seed of the weight net and meta batches; None derives
         it from [training] seed.
     """
+    check_numbers(BLOCK, {"meta_batch_size": meta_batch_size, "meta_every": meta_every,
+                          "lookahead_size": lookahead_size, "inner_lr": inner_lr, "meta_lr": meta_lr,
+                          "fd_step": fd_step, "seed": seed})
     problems = []
-    if weighting not in WEIGHTINGS:
-        problems.append(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
-    if hardness not in HARDNESS_RULES:
-        problems.append(f"hardness must be one of {', '.join(HARDNESS_RULES)}, got {hardness!r}")
-    if ner_loss not in ("sum", "max"):
-        problems.append(f"ner_loss must be 'sum' or 'max', got {ner_loss!r}")
+    # spaCy's config validation checks the choices; these checks serve direct calls.
+    for name, value, choices in [("weighting", weighting, Weighting), ("hardness", hardness, HardnessName),
+                                 ("ner_loss", ner_loss, NerLoss)]:
+        if value not in get_args(choices):
+            problems.append(f"{name} must be one of {', '.join(get_args(choices))}, got {value!r}")
     for name, value in [("meta_batch_size", meta_batch_size), ("meta_every", meta_every),
                         ("lookahead_size", lookahead_size)]:
         if value is not None and value < 1:
@@ -100,7 +105,7 @@ def make_hamr_callback(
         if value is not None and not value > 0:
             problems.append(f"{name} must be > 0, got {value}")
     if problems:
-        raise ValueError("[training.before_update] hamr.v1: " + "; ".join(problems))
+        raise ValueError(f"{BLOCK}: " + "; ".join(problems))
     return HamrCallback(weighting=weighting, meta_path=meta_path, meta_batch_size=meta_batch_size,
                         meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
                         inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
@@ -159,7 +164,7 @@ class HamrCallback:
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
             check_meta_labels(state.labels, self.meta)
             if self.settings["balance_meta"]:
-                self._meta_prior = balanced_prior([example_labels(eg) for eg in self.meta], power=0.0)
+                self._meta_prior = balanced_prior(corpus_labels([eg.reference for eg in self.meta]), power=0.0)
             self._meta_order: List[int] = []
             self.net = WeightNet(seed)
             self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task])
@@ -204,7 +209,8 @@ class HamrCallback:
         outcome = hypergradient(self.loss_pass, self.params, batch, self._next_meta_batch(),
                                 self.settings["fd_step"], self.settings["inner_lr"])
         if isinstance(outcome, str):
-            msg.warn(f"[hamr] Meta step skipped ({outcome}); this batch keeps its previous weights.")
+            warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.",
+                          HamrWarning)
             return None
         return outcome
 

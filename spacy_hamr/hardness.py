@@ -7,7 +7,7 @@
   h_i <- (1 - rate) h_i + rate w_i, starting from 1 (the mean weight); an
   example's hardness does not fade while it is not drawn.
 """
-from typing import Callable, Dict
+from typing import Callable, Dict, Literal
 
 import numpy
 
@@ -36,4 +36,5 @@ def visit_ema(rate: float = 0.1) -> HardnessRule:
     return update
 
 
-HARDNESS_RULES: Dict[str, Callable[..., HardnessRule]] = {"global_decay": global_decay, "visit_ema": visit_ema}
+HardnessName = Literal["global_decay", "visit_ema"]
+HARDNESS_RULES: Dict[HardnessName, Callable[..., HardnessRule]] = {"global_decay": global_decay, "visit_ema": visit_ema}

