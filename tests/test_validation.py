@@ -96,12 +96,14 @@ EMBEDDER = """
 
 
 def test_sentence_embedder_without_its_model_folder_is_refused(tmp_path):
+    pytest.importorskip("transformers")  # the [transformers] extra
     missing = tmp_path / "no-such-model"
     with pytest.raises(ValueError, match=rf"model: {missing} does not exist"):
         resolve_training(batcher=EMBEDDER.format(name="hamr.sentence_embedder.v1", settings=f'model = "{missing}"'))
 
 
 def test_sentence_embedder_with_a_folder_that_is_no_model_is_refused(tmp_path):
+    pytest.importorskip("transformers")  # the [transformers] extra
     with pytest.raises(ValueError, match=rf"model: {tmp_path} has no config.json"):
         resolve_training(batcher=EMBEDDER.format(name="hamr.sentence_embedder.v1", settings=f'model = "{tmp_path}"'))
 
