@@ -24,7 +24,8 @@ from .embedders import make_tfidf_embedder
 from .labels import balanced_prior
 from .neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from .sampling import draw_epoch, epoch_draws, sampling_probabilities
-from .state import HamrState, HamrWarning, activate, check_numbers
+from .errors import HamrWarning, check_numbers
+from .state import HamrState, activate
 from .stats import draw_statistics, format_statistics, step_summary
 
 Sizing = Union[Sequence[int], int]

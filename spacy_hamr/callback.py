@@ -28,7 +28,8 @@ from .labels import balanced_prior, corpus_labels
 from .lookahead import LossPass, TrainableParams, hypergradient
 from .meta import check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
-from .state import HamrState, HamrWarning, active_state, check_numbers
+from .errors import HamrWarning, check_numbers
+from .state import HamrState, active_state
 from .weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
 BLOCK = "[training.before_update] hamr.v1"

@@ -24,7 +24,7 @@ from spacy.vocab import Vocab
 
 from .neighbors import Embedder
 from .progress import progress
-from .state import check_numbers
+from .errors import check_numbers
 
 TRANSFORMERS_EXTRA = 'pip install "spacy-hamr[transformers]"'
 

@@ -19,7 +19,7 @@ from spacy.training import Corpus, Example
 from spacy.util import resolve_dot_names
 
 from .labels import NO_ENTITY, NO_LABEL, corpus_labels, doc_labels, is_textcat, label_counts, primary_labels
-from .state import HamrWarning
+from .errors import HamrWarning
 
 
 def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example]:

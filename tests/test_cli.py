@@ -96,6 +96,16 @@ def test_make_meta_checks_its_paths(tmp_path, which):
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
+def test_make_meta_refuses_corpora_of_different_tasks(tmp_path):
+    train = write_docs(tmp_path / "train.spacy", ner_examples(30))
+    dev = write_docs(tmp_path / "dev.spacy", textcat_examples(10))
+    result = spacy_cli("hamr", "make-meta", train, dev, tmp_path / "out")
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())  # wasabi wraps long messages
+    assert "the dev corpus is a textcat corpus" in output and f"dev: {dev}" in output
+    assert not (tmp_path / "out").exists()
+
+
 def test_variant_config(tmp_path):
     out = tmp_path / "no_boost.cfg"
     result = spacy_cli("hamr", "variant-config", ROOT / "project" / "configs" / "textcat_cnn.cfg", "hamr_no_boost", out)

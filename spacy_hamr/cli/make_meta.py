@@ -27,7 +27,7 @@ def make_meta_cli(
     try:
         moved, n_meta, n_train = make_meta(train_path, dev_path, output_dir, seed)
     except ValueError as err:
-        msg.fail(str(err), exits=1)
+        msg.fail(f"{err} (train: {train_path}, dev: {dev_path})", exits=1)
     msg.good(f"Moved {moved} training docs: meta {n_meta}, train {n_train} (in {output_dir})")
 
 
