@@ -34,7 +34,7 @@ from .weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_op
 
 BLOCK = "[training.before_update] hamr.v1"
 # Typed as Literal so that spaCy's config validation names a bad value.
-Weighting = Literal["meta", "none", "inverse_frequency"]
+Weighting = Literal["meta", "none", "inverse_frequency", "class_weights"]
 NerLoss = Literal["sum", "max"]
 # The reference code's meta learning rates and hardness floors.
 META_LR = {"textcat": 1e-4, "ner": 3e-4}
@@ -46,6 +46,8 @@ HARDNESS_EPS = {"textcat": 1e-6, "ner": 1e-4}
 
 def make_hamr_callback(
     weighting: Weighting = "meta",
+    class_weights: Optional[Dict[str, float]] = None,
+    power: Optional[float] = None,
     meta_path: Optional[Path] = None,
     meta_batch_size: int = 8,
     meta_every: Optional[int] = None,
@@ -64,7 +66,14 @@ def make_hamr_callback(
     weighting (str): "meta" learns the weights (HAMR); "none" trains unweighted
         and feeds the batcher the normalised loss as hardness (the "without
         meta-weighting" ablation); "inverse_frequency" weights each example by
-        N / (C n_c) of its class (rarest class for NER), a static baseline.
+        (N / (C n_c)) ** power of its class (rarest class for NER), a static
+        baseline; "class_weights" applies the `class_weights` table.
+    class_weights (Dict[str, float] or None): With weighting = "class_weights":
+        label -> loss weight (unlisted labels weigh 1). It weights a textcat
+        example by its gold category, a textcat_multilabel label's column, and
+        the transitions of an entity type's entities in ner.
+    power (float or None): With weighting = "inverse_frequency": the exponent
+        of N / (C n_c); None is 1, 0.5 is square-root inverse frequency.
     meta_path (Path or None): A .spacy meta corpus; None uses the dev corpus.
     meta_batch_size (int): Meta examples per meta step (cycled, reference: 8).
     lookahead_size (int): The look-ahead's loss passes use at most this many
@@ -91,8 +100,9 @@ def make_hamr_callback(
     """
     check_numbers(BLOCK, {"meta_batch_size": meta_batch_size, "meta_every": meta_every,
                           "lookahead_size": lookahead_size, "inner_lr": inner_lr, "meta_lr": meta_lr,
-                          "fd_step": fd_step, "seed": seed})
-    problems = []
+                          "fd_step": fd_step, "seed": seed, "power": power})
+    check_numbers(f"{BLOCK} class_weights", dict(class_weights or {}))
+    problems = check_class_weighting(weighting, class_weights, power)
     # spaCy's config validation checks the choices; these checks serve direct calls.
     for name, value, choices in [("weighting", weighting, Weighting), ("hardness", hardness, HardnessName),
                                  ("ner_loss", ner_loss, NerLoss)]:
@@ -107,7 +117,8 @@ def make_hamr_callback(
             problems.append(f"{name} must be > 0, got {value}")
     if problems:
         raise ValueError(f"{BLOCK}: " + "; ".join(problems))
-    return HamrCallback(weighting=weighting, meta_path=meta_path, meta_batch_size=meta_batch_size,
+    return HamrCallback(weighting=weighting, class_weights=dict(class_weights or {}),
+                        power=1.0 if power is None else power, meta_path=meta_path, meta_batch_size=meta_batch_size,
                         meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
                         inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
                         hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
@@ -158,7 +169,12 @@ class HamrCallback:
         self.last_loss = numpy.full(len(state), numpy.nan)
         self._previous = ([], numpy.zeros(0, dtype="int64"))
         if self.settings["weighting"] == "inverse_frequency":
-            self.static_weights = inverse_frequency_weights(state)
+            self.static_weights = inverse_frequency_weights(state, self.settings["power"])
+        if self.settings["weighting"] == "class_weights":
+            check_class_labels(self.settings["class_weights"], nlp, self.components)
+            self.book.class_weights = self.settings["class_weights"]
+            table = ", ".join(f"{label} {w:g}" for label, w in sorted(self.book.class_weights.items()))
+            print(f"[hamr] Class weights: {table} (other labels 1)", flush=True)
         if self.settings["weighting"] == "meta":
             self.params = TrainableParams(nlp, self.exclude)
             self.loss_pass = make_loss_pass(nlp, self.book, self.params, self.exclude, self.annotates)
@@ -185,7 +201,8 @@ class HamrCallback:
             weights = self.static_weights[indices]
             return weights, weights
         losses = filled(self.last_loss[indices])
-        if weighting == "none":
+        if weighting in ("none", "class_weights"):
+            # Class weights act inside the adapters; hardness follows the loss.
             ratio = losses / max(float(losses.mean()), 1e-12)
             return numpy.ones(len(indices)), numpy.clip(ratio, MIN_WEIGHT, MAX_WEIGHT)
         weights = batch_weights(self.net, losses)
@@ -267,8 +284,38 @@ def filled(losses: numpy.ndarray) -> numpy.ndarray:
     return numpy.where(known, losses, losses[known].mean() if known.any() else 0.0)
 
 
-def inverse_frequency_weights(state: HamrState) -> numpy.ndarray:
-    """N / (C n_c) of each example's (rarest) class, over the whole corpus."""
+def inverse_frequency_weights(state: HamrState, power: float = 1.0) -> numpy.ndarray:
+    """(N / (C n_c)) ** power of each example's (rarest) class, over the whole corpus."""
     prior = balanced_prior(state.labels, power=0.0)  # 1 / (C n_c) per example
-    return prior * len(state)
+    return (prior * len(state)) ** power
+
+
+def check_class_weighting(weighting: str, class_weights: Optional[Dict[str, float]],
+                          power: Optional[float]) -> List[str]:
+    """Problems with the class weighting settings: each belongs to one weighting,
+    and is never silently ignored."""
+    problems = []
+    if weighting == "class_weights" and not class_weights:
+        problems.append('weighting = "class_weights" needs a class_weights table, e.g. '
+                        'class_weights = {"rare_label": 5.0} (unlisted labels weigh 1)')
+    if class_weights and weighting != "class_weights":
+        problems.append(f'class_weights only applies with weighting = "class_weights", not {weighting!r}')
+    if power is not None and weighting != "inverse_frequency":
+        problems.append(f'power only applies with weighting = "inverse_frequency", not {weighting!r}')
+    if isinstance(power, (int, float)) and not 0 <= power < float("inf"):
+        problems.append(f"power must be finite and >= 0, got {power}")
+    bad = [f"{label} = {value}" for label, value in (class_weights or {}).items()
+           if isinstance(value, (int, float)) and not (0 <= value < float("inf"))]
+    if bad:
+        problems.append(f"class weights must be finite and >= 0, got {', '.join(bad)}")
+    return problems
+
+
+def check_class_labels(class_weights: Dict[str, float], nlp: Language, components: Sequence[str]) -> None:
+    """Refuse a class_weights label that no weighted component predicts."""
+    known = sorted({label for name in components for label in nlp.get_pipe(name).labels})
+    unknown = [label for label in class_weights if label not in known]
+    if unknown:
+        raise ValueError(f"{BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
+                         f"{', '.join(components)} does not predict. Its labels: {', '.join(known)}.")
 

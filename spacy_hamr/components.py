@@ -11,13 +11,19 @@ example's gradient by its weight, during spaCy's own `update`.
   so saved pipelines load without this package). It scales each parser state's
   row of d_scores by its document's weight and records the transition NLL per
   document (sum over states, or the max, the reference code's reduction).
+
+Static class weights (`LossBook.class_weights`, label -> weight) act where the
+class lives: on the examples of a gold category (textcat), on a label's column
+(textcat_multilabel: each label is its own binary problem), and on the parser
+states whose gold transition belongs to an entity of that type (ner), so an
+entity type is weighted without weighting the rest of its sentence.
 """
 from collections import defaultdict
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline import EntityRecognizer, TextCategorizer
+from spacy.pipeline import EntityRecognizer, MultiLabel_TextCategorizer, TextCategorizer
 from spacy.training import Example
 from thinc.api import Model
 from wasabi import msg
@@ -33,6 +39,7 @@ class LossBook:
 
     def __init__(self) -> None:
         self.weights: Dict[int, float] = {}
+        self.class_weights: Dict[str, float] = {}
         self.losses: Dict[str, Dict[int, float]] = defaultdict(dict)
 
     def weights_of(self, examples: Sequence[Example]) -> numpy.ndarray:
@@ -84,20 +91,31 @@ class TextcatWeighting:
             return current
         return cls(pipe, book)
 
-    def per_example_loss(self, examples: Sequence[Example], scores) -> numpy.ndarray:
-        truths, not_missing = self.pipe._examples_to_truth(examples)
+    def per_example_loss(self, truths: numpy.ndarray, mask: numpy.ndarray, scores) -> numpy.ndarray:
         scores = self.pipe.model.ops.to_numpy(scores)
-        truths = self.pipe.model.ops.to_numpy(truths)
         if self.cross_entropy:
             return -(truths * numpy.log(numpy.maximum(scores, 1e-12))).sum(axis=1)
-        mask = self.pipe.model.ops.to_numpy(not_missing)
         return 0.5 * (((scores - truths) * mask) ** 2).sum(axis=1)
+
+    def class_factors(self, truths: numpy.ndarray) -> numpy.ndarray:
+        """(B, 1) weights of each example's gold category, or (1, L) weights of
+        each label's column for multilabel; 1 for unlisted labels."""
+        table = numpy.array([self.book.class_weights.get(label, 1.0) for label in self.pipe.labels], dtype="f")
+        if isinstance(self.pipe, MultiLabel_TextCategorizer):
+            return table[None, :]
+        positive = truths.max(axis=1) >= 0.5
+        return numpy.where(positive, table[truths.argmax(axis=1)], 1.0).astype("f")[:, None]
 
     def get_loss(self, examples: Sequence[Example], scores):
         loss, d_scores = self._original(examples, scores)
-        self.book.record(self.pipe.name, examples, self.per_example_loss(examples, scores))
-        weights = self.pipe.model.ops.asarray1f(self.book.weights_of(examples))
-        return loss, d_scores * weights[:, None]
+        ops = self.pipe.model.ops
+        truths, not_missing = self.pipe._examples_to_truth(examples)
+        truths, mask = ops.to_numpy(truths), ops.to_numpy(not_missing)
+        self.book.record(self.pipe.name, examples, self.per_example_loss(truths, mask, scores))
+        weights = ops.asarray1f(self.book.weights_of(examples))[:, None]
+        if self.book.class_weights:
+            weights = weights * ops.asarray2f(self.class_factors(truths))
+        return loss, d_scores * weights
 
 
 class WeightedEntityRecognizer(EntityRecognizer):
@@ -130,7 +148,19 @@ class WeightedEntityRecognizer(EntityRecognizer):
             doc_id = id(state.doc)
             weights[i] = self._hamr_weight.get(doc_id, 1.0)
             self._hamr_state_nll[doc_id].append(float(nll[i]))
+        if self.hamr_book.class_weights:
+            gold = (probs - d_scores) > 1e-7
+            # A state with several gold actions (missing annotation) takes their mean weight.
+            weights *= (gold * self._action_weights()).sum(axis=1) / numpy.maximum(gold.sum(axis=1), 1)
         return d_scores * weights[:, None]
+
+    def _action_weights(self) -> numpy.ndarray:
+        """Each transition's class weight: that of its entity type for B/I/L/U
+        moves, 1 for O and the rest."""
+        table = self.hamr_book.class_weights
+        names = [self.moves.get_class_name(i) for i in range(self.moves.n_moves)]
+        return numpy.array([table.get(name.split("-", 1)[1], 1.0) if "-" in name else 1.0 for name in names],
+                           dtype="f")
 
 
 def stand_in_weighted_ner(nlp: Language, name: str, pipe: EntityRecognizer) -> WeightedEntityRecognizer:
