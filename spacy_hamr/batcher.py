@@ -26,6 +26,7 @@ from .neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from .sampling import draw_epoch, epoch_draws, sampling_probabilities
 from .errors import HamrWarning, check_numbers
 from .state import HamrState, activate
+from .state_file import write_state
 from .stats import draw_statistics, format_statistics, step_summary
 
 Sizing = Union[Sequence[int], int]
@@ -62,6 +63,7 @@ def configure_hamr_batcher(
     exact_search_limit: int = EXACT_SEARCH_LIMIT,
     seed: Optional[int] = None,
     log_path: Optional[Path] = None,
+    state_path: Optional[Path] = None,
 ) -> Batcher:
     """Create the HAMR batcher (registered as `hamr.v1` in `@batchers`).
 
@@ -94,6 +96,9 @@ def configure_hamr_batcher(
     seed (int or None): Seed of the draws; None derives it from [training] seed.
     log_path (Path or None): Append each epoch's statistics (draws, class
         shares, weights, meta loss, sampled loss/weight pairs) to this JSONL file.
+    state_path (Path or None): At the end of every epoch, write what HAMR
+        learned about each training example (hardness, losses per epoch, last
+        weight) to this .npz file, for `spacy hamr hard-examples`.
     """
     numbers = {"tolerance": tolerance, "buffer": buffer, "alpha": alpha, "boost_weight": boost_weight,
                "seed_fraction": seed_fraction, "n_neighbors": n_neighbors, "boost_every": boost_every,
@@ -115,7 +120,8 @@ def configure_hamr_batcher(
         sizer, alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
         n_neighbors=n_neighbors, boost_every=boost_every, oversampling=oversampling,
         class_power=class_power, resample=resample, embedder=embedder or make_tfidf_embedder(),
-        exact_search_limit=exact_search_limit, seed=seed, log_path=_writable_log(log_path))
+        exact_search_limit=exact_search_limit, seed=seed, log_path=_writable_file("log_path", log_path, "hamr.jsonl"),
+        state_path=_writable_file("state_path", state_path, "hamr_state.npz"))
 
 
 def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every,
@@ -139,19 +145,19 @@ def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_ev
         raise ValueError(f"{BLOCK}: " + "; ".join(problems))
 
 
-def _writable_log(log_path: Optional[Union[str, Path]]) -> Optional[Path]:
-    """The log file, its folder created: it is first written after epoch 0, so fail now."""
-    if log_path is None:
+def _writable_file(setting: str, value: Optional[Union[str, Path]], example: str) -> Optional[Path]:
+    """An output file, its folder created: it is first written after epoch 0, so fail now."""
+    if value is None:
         return None
-    path = Path(log_path)
+    path = Path(value)
     if path.is_dir():
-        raise ValueError(f"{BLOCK}: log_path {path} is a directory; it must name a file, "
-                         f"e.g. {path / 'hamr.jsonl'}.")
+        raise ValueError(f"{BLOCK}: {setting} {path} is a directory; it must name a file, "
+                         f"e.g. {path / example}.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     except OSError as err:
-        raise ValueError(f"{BLOCK}: log_path {path} cannot be written ({err}).") from err
+        raise ValueError(f"{BLOCK}: {setting} {path} cannot be written ({err}).") from err
     return path
 
 
@@ -161,7 +167,8 @@ class HamrBatcher:
     def __init__(self, sizer: Batcher, *, alpha: float, boost_weight: Optional[float],
                  seed_fraction: float, n_neighbors: int, boost_every: int, oversampling: float,
                  class_power: Optional[float], resample: bool, embedder: Embedder,
-                 exact_search_limit: int, seed: Optional[int], log_path: Optional[Path]):
+                 exact_search_limit: int, seed: Optional[int], log_path: Optional[Path],
+                 state_path: Optional[Path]):
         self.sizer = sizer
         self.alpha = alpha
         self.boost_weight = boost_weight
@@ -171,6 +178,7 @@ class HamrBatcher:
         self.resample = resample
         self.seed = seed
         self.log_path = log_path
+        self.state_path = state_path
         self.state = HamrState()
         self.prior: Optional[numpy.ndarray] = None
         self._rng: Optional[numpy.random.Generator] = None
@@ -236,6 +244,9 @@ class HamrBatcher:
         self.state.boost = self._booster(self.state.examples, hardness)
 
     def _end_epoch(self, yielded: numpy.ndarray) -> None:
+        self.state.close_epoch()
+        if self.state_path is not None:
+            write_state(self.state_path, self.state)
         stats = draw_statistics(self.state.epoch, yielded, self.state.labels)
         stats.update(step_summary(self.state.step_log, numpy.random.default_rng(self.state.epoch)))
         self.state.step_log.clear()

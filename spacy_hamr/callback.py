@@ -143,6 +143,7 @@ class HamrCallback:
             weights, signal = self._plain_weights(indices)
         self.book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
         self.hardness_rule(state.hardness, indices, signal)
+        state.last_weight[indices] = weights
         state.step_log["weight"].extend(weights.tolist())
         self._previous = (batch, indices)
 
@@ -166,8 +167,8 @@ class HamrCallback:
         rule = HARDNESS_RULES[self.settings["hardness"]]
         self.hardness_rule = rule(eps=HARDNESS_EPS[task]) if rule is global_decay else rule()
         self.meta_every = self.settings["meta_every"] or META_EVERY[task]
-        self.last_loss = numpy.full(len(state), numpy.nan)
         self._previous = ([], numpy.zeros(0, dtype="int64"))
+        state.harvest = self._harvest_losses
         if self.settings["weighting"] == "inverse_frequency":
             self.static_weights = inverse_frequency_weights(state, self.settings["power"])
         if self.settings["weighting"] == "class_weights":
@@ -191,16 +192,15 @@ class HamrCallback:
     def _harvest_losses(self) -> None:
         """Keep the losses the last real update recorded: next visit's weights use them."""
         batch, indices = self._previous
-        losses = self.book.take_losses(batch)
-        known = numpy.isfinite(losses)
-        self.last_loss[indices[known]] = losses[known]
+        self.state.record_visits(indices, self.book.take_losses(batch))
+        self._previous = ([], numpy.zeros(0, dtype="int64"))
 
     def _plain_weights(self, indices: numpy.ndarray):
         weighting = self.settings["weighting"]
         if weighting == "inverse_frequency":
             weights = self.static_weights[indices]
             return weights, weights
-        losses = filled(self.last_loss[indices])
+        losses = filled(self.state.last_loss[indices])
         if weighting in ("none", "class_weights"):
             # Class weights act inside the adapters; hardness follows the loss.
             ratio = losses / max(float(losses.mean()), 1e-12)
@@ -215,11 +215,11 @@ class HamrCallback:
         if outcome is None:
             return self._plain_weights(indices)
         losses, hypergrad, meta_loss = outcome
-        self.last_loss[indices[sample]] = losses
+        self.state.last_loss[indices[sample]] = losses
         _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
         self.state.step_log["meta_loss"].append(meta_loss)
         self.state.step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
-        weights = batch_weights(self.net, filled(self.last_loss[indices]))
+        weights = batch_weights(self.net, filled(self.state.last_loss[indices]))
         return weights, weights
 
     def _lookahead(self, nlp: Language, batch: List[Example]):

@@ -16,7 +16,7 @@ Batcher and callback also share how they check their settings and how they
 warn (`HamrWarning`, so that users can filter HAMR's warnings).
 """
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy
 from spacy.training import Example
@@ -39,6 +39,9 @@ class HamrState:
         # What the callback did this epoch (weights, meta losses); the batcher
         # summarises it into the epoch's log line and empties it.
         self.step_log: Dict[str, list] = defaultdict(list)
+        # Set by the callback: records the losses of the last batch, which spaCy's
+        # update has computed by the time the batcher closes the epoch.
+        self.harvest: Optional[Callable[[], None]] = None
         self._index: Dict[int, int] = {}
 
     def __len__(self) -> int:
@@ -80,6 +83,35 @@ class HamrState:
         # Uniform until the callback feeds it (reference: h initialised to 1/N).
         self.hardness = numpy.full(n, 1.0 / n)
         self.boost = numpy.zeros(n)
+        # What the callback learns of each example, kept for the user (state_path):
+        # the latest known loss (at a visit or a look-ahead pass), the weight of
+        # its latest visit, and the loss of every visit, summed per epoch.
+        self.last_loss = numpy.full(n, numpy.nan)
+        self.last_weight = numpy.ones(n)
+        self.visits = numpy.zeros(n, dtype="int64")
+        self.epoch_losses: List[numpy.ndarray] = []
+        self._epoch_sum = numpy.zeros(n)
+        self._epoch_visits = numpy.zeros(n, dtype="int64")
+
+    def record_visits(self, indices: numpy.ndarray, losses: numpy.ndarray) -> None:
+        """The losses of one real update (NaN: not recorded). An example drawn
+        twice in a batch counts twice."""
+        known = numpy.isfinite(losses)
+        rows, values = indices[known], losses[known]
+        self.last_loss[rows] = values
+        numpy.add.at(self.visits, rows, 1)
+        numpy.add.at(self._epoch_visits, rows, 1)
+        numpy.add.at(self._epoch_sum, rows, values)
+
+    def close_epoch(self) -> None:
+        """Keep this epoch's mean loss per example (NaN where not visited)."""
+        if self.harvest is not None:
+            self.harvest()
+        with numpy.errstate(invalid="ignore", divide="ignore"):
+            self.epoch_losses.append(numpy.where(self._epoch_visits > 0, self._epoch_sum / self._epoch_visits,
+                                                 numpy.nan))
+        self._epoch_sum[:] = 0
+        self._epoch_visits[:] = 0
 
     def index_of(self, eg: Example) -> int:
         """Stable index of an example (or of a copy made by `Language.update`)."""

@@ -72,19 +72,22 @@ def test_hardness_choices_are_the_rules():
     assert set(get_args(HardnessName)) == set(HARDNESS_RULES)
 
 
-def test_log_path_that_is_a_directory_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=rf"log_path {tmp_path} is a directory"):
-        resolve_training(batcher=f'log_path = "{tmp_path}"')
+@pytest.mark.parametrize("setting", ["log_path", "state_path"])
+def test_output_file_that_is_a_directory_is_refused(tmp_path, setting):
+    with pytest.raises(ValueError, match=rf"{setting} {tmp_path} is a directory"):
+        resolve_training(batcher=f'{setting} = "{tmp_path}"')
 
 
-def test_log_path_whose_folder_cannot_be_made_is_refused(tmp_path):
+@pytest.mark.parametrize("setting", ["log_path", "state_path"])
+def test_output_file_whose_folder_cannot_be_made_is_refused(tmp_path, setting):
     (tmp_path / "file").write_text("")
-    with pytest.raises(ValueError, match=r"log_path .*file.log\.jsonl cannot be written"):
-        resolve_training(batcher=f'log_path = "{tmp_path / "file" / "log.jsonl"}"')
+    with pytest.raises(ValueError, match=rf"{setting} .*file.out cannot be written"):
+        resolve_training(batcher=f'{setting} = "{tmp_path / "file" / "out"}"')
 
 
-def test_log_path_folder_is_made_when_resolved(tmp_path):
-    resolve_training(batcher=f'log_path = "{tmp_path / "logs" / "hamr.jsonl"}"')
+@pytest.mark.parametrize("setting", ["log_path", "state_path"])
+def test_output_file_folder_is_made_when_resolved(tmp_path, setting):
+    resolve_training(batcher=f'{setting} = "{tmp_path / "logs" / "hamr.out"}"')
     assert (tmp_path / "logs").is_dir()
 
 

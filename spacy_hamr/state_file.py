@@ -1,0 +1,73 @@
+"""What HAMR learned about each training example, saved for the user.
+
+The batcher's `state_path` setting writes this file at the end of every epoch
+(`numpy.savez_compressed`). spaCy shuffles the corpus before the batcher first
+sees it, so rows follow no file order: each row carries a fingerprint of its
+example (text and gold annotation), and `corpus_positions` finds each row's
+position in the training corpus. `spacy hamr hard-examples` reads it.
+
+Arrays (N rows, one per training example):
+  fingerprint  uint64   the example's text and gold annotation, hashed
+  hardness     float64  the sampling hardness (sums to 1)
+  last_loss    float64  the latest known loss (NaN: never seen)
+  last_weight  float64  the loss weight of its latest visit
+  visits       int64    how often it was drawn into a real update
+  epoch_losses float32  (epochs, N) its mean loss per epoch (NaN: not drawn)
+and `epochs` (int) and `textcat` (bool).
+"""
+import hashlib
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, Iterable, List, Union
+
+import numpy
+from spacy.tokens import Doc
+
+from .state import HamrState
+
+
+def fingerprint(doc: Doc) -> int:
+    """A 64-bit hash of a Doc's text and gold annotation (categories, entities)."""
+    cats = ";".join(f"{label}={score:g}" for label, score in sorted(doc.cats.items()))
+    ents = ";".join(f"{ent.start}:{ent.end}:{ent.label_}" for ent in doc.ents)
+    digest = hashlib.blake2b(f"{doc.text}\x00{cats}\x00{ents}".encode("utf8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def write_state(path: Path, state: HamrState) -> None:
+    """Write the state file; atomically, so that an interrupted run keeps the last epoch's."""
+    epochs = numpy.asarray(state.epoch_losses, dtype="float32").reshape(-1, len(state))
+    arrays = {
+        "fingerprint": numpy.array([fingerprint(eg.reference) for eg in state.examples], dtype="uint64"),
+        "hardness": state.hardness, "last_loss": state.last_loss, "last_weight": state.last_weight,
+        "visits": state.visits, "epoch_losses": epochs, "epochs": numpy.int64(len(epochs)),
+        "textcat": numpy.bool_(state.textcat),
+    }
+    partial = Path(f"{path}.partial")
+    with partial.open("wb") as file_:
+        numpy.savez_compressed(file_, **arrays)
+    os.replace(partial, path)
+
+
+def read_state(path: Union[str, Path]) -> Dict[str, numpy.ndarray]:
+    with numpy.load(path) as data:
+        missing = {"fingerprint", "hardness", "last_loss", "last_weight", "visits", "epoch_losses"} - set(data)
+        if missing:
+            raise ValueError(f"{path} is not a HAMR state file (no {', '.join(sorted(missing))}): "
+                             "it is written by the hamr.v1 batcher's state_path setting.")
+        return {key: data[key] for key in data}
+
+
+def corpus_positions(fingerprints: numpy.ndarray, docs: Iterable[Doc], corpus_name: str) -> numpy.ndarray:
+    """Each state row's position in the corpus (identical examples pair up in order)."""
+    where: Dict[int, List[int]] = defaultdict(list)
+    for position, doc in enumerate(docs):
+        where[fingerprint(doc)].append(position)
+    positions = numpy.empty(len(fingerprints), dtype="int64")
+    for row, key in enumerate(fingerprints.tolist()):
+        if not where.get(key):
+            raise ValueError(f"The state file has {len(fingerprints)} examples, and at least one of them "
+                             f"(row {row}) is not in {corpus_name}: it was written for another training corpus.")
+        positions[row] = where[key].pop(0)
+    return positions
