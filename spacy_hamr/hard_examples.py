@@ -2,12 +2,12 @@
 with the model's prediction and their nearest neighbours, flagging likely label
 errors.
 
-What "hard" means here: the example's loss over the whole run (the mean over
-epochs of its mean loss at each visit), scaled by its learned hardness relative
-to uniform. The loss history is what separates examples: a mislabelled example
-keeps a high loss while the model learns its class from the others. The learned
-hardness adds HAMR's view where the meta-learned weights move it, and is 1 (no
-effect) where they stay uniform.
+What "hard" means here: the example's loss over the whole run, each epoch's
+loss taken relative to that epoch's mean, scaled by its learned hardness
+relative to uniform. The loss history is what separates examples: a mislabelled
+example keeps a high loss while the model learns its class from the others. The
+learned hardness adds HAMR's view where the meta-learned weights move it, and
+is 1 (no effect) where they stay uniform.
 
 An example is `suspect` when the model disagrees with its gold class and most
 of its neighbours (by the batcher's embedder) carry another gold class.
@@ -28,15 +28,26 @@ from .neighbors import Embedder, NeighbourIndex
 
 
 def hardness_scores(state: Dict[str, numpy.ndarray]) -> numpy.ndarray:
-    """Per-example score: mean over epochs of the epoch's mean loss (the latest
-    loss where no epoch saw it; 0 if never seen), x hardness relative to uniform."""
-    epochs = state["epoch_losses"]
+    """Per-example score: its loss relative to the epoch's mean loss, averaged
+    over the epochs that drew it, times its hardness relative to uniform.
+
+    Dividing by the epoch's mean removes the trend of training (every loss is
+    high in the first epoch and falls after), so an example that was only drawn
+    early is not mistaken for a hard one. Never drawn: its latest known loss
+    relative to the mean latest loss (0 if none is known).
+    """
+    epochs = numpy.asarray(state["epoch_losses"], dtype="float64")
     finite = numpy.isfinite(epochs)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        epoch_mean = numpy.where(finite, epochs, 0.0).sum(axis=1) / finite.sum(axis=1)
+        relative = numpy.where(finite, epochs / numpy.maximum(epoch_mean, 1e-12)[:, None], 0.0)
     seen = finite.sum(axis=0)
-    loss = numpy.where(seen > 0, numpy.where(finite, epochs, 0.0).sum(axis=0) / numpy.maximum(seen, 1),
-                       numpy.nan_to_num(state["last_loss"], nan=0.0))
+    last = numpy.asarray(state["last_loss"], dtype="float64")
+    last_mean = numpy.nanmean(last) if numpy.isfinite(last).any() else 1.0
+    fallback = numpy.nan_to_num(last / max(last_mean, 1e-12), nan=0.0)
+    score = numpy.where(seen > 0, relative.sum(axis=0) / numpy.maximum(seen, 1), fallback)
     hardness = state["hardness"]
-    return loss * hardness / max(float(hardness.mean()), 1e-300)
+    return score * hardness / max(float(hardness.mean()), 1e-300)
 
 
 def embedder_of(nlp: Language) -> Embedder:
@@ -81,14 +92,17 @@ def is_suspect(label: str, neighbour_labels: Sequence[List[str]], agrees: bool) 
     return not agrees and others > len(neighbour_labels) / 2
 
 
-def hard_type(gold: Doc, predicted: Doc) -> Optional[str]:
-    """The entity type with the most errors (missed or spurious spans), for NER."""
+def hard_type(gold: Doc, predicted: Doc, label: str) -> str:
+    """The entity type with the most errors (missed or spurious spans), ties
+    going to the type it is reported under, then to gold types; the type it is
+    reported under when the model gets the sentence right."""
     gold_spans = {(e.start_char, e.end_char, e.label_) for e in gold.ents}
     pred_spans = {(e.start_char, e.end_char, e.label_) for e in predicted.ents}
     errors: Dict[str, int] = {}
-    for _, _, label in gold_spans ^ pred_spans:
-        errors[label] = errors.get(label, 0) + 1
-    return max(sorted(errors), key=errors.get) if errors else None
+    for _, _, span_label in gold_spans ^ pred_spans:
+        errors[span_label] = errors.get(span_label, 0) + 1
+    gold_types = {span[2] for span in gold_spans}
+    return max(sorted(errors), key=lambda t: (errors[t], t == label, t in gold_types)) if errors else label
 
 
 def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndarray], positions: numpy.ndarray,
@@ -133,7 +147,7 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
                 "suspect": suspect,
             }
             if not textcat:
-                record["hard_type"] = hard_type(doc, pred)
+                record["hard_type"] = hard_type(doc, pred, label)
             records.append(record)
     return sorted(records, key=lambda r: (r["class"], r["rank"]))
 

@@ -16,13 +16,15 @@ from spacy_hamr.state_file import corpus_positions, fingerprint, read_state
 from .conftest import textcat_examples
 
 
-def test_hardness_score_is_the_mean_epoch_loss_times_relative_hardness():
+def test_hardness_score_is_the_loss_relative_to_its_epoch_times_relative_hardness():
     nan = numpy.nan
+    # Epoch means: 1.5 (rows 0 and 3) and 3.0 (rows 0, 2, 3); row 1 was never drawn.
     state = {"epoch_losses": numpy.array([[1.0, nan, nan, 2.0], [3.0, nan, 4.0, 2.0]], dtype="f"),
              "last_loss": numpy.array([3.0, 5.0, 4.0, 2.0]), "hardness": numpy.array([0.25, 0.25, 0.25, 0.25])}
-    assert hardness_scores(state).tolist() == [2.0, 5.0, 4.0, 2.0]
+    expected = [(1 / 1.5 + 3 / 3) / 2, 5.0 / 3.5, 4 / 3, (2 / 1.5 + 2 / 3) / 2]
+    assert numpy.allclose(hardness_scores(state), expected)
     state["hardness"] = numpy.array([0.5, 0.25, 0.125, 0.125])
-    assert hardness_scores(state).tolist() == [4.0, 5.0, 2.0, 1.0]
+    assert numpy.allclose(hardness_scores(state), numpy.array(expected) * [2.0, 1.0, 0.5, 0.5])
 
 
 @pytest.mark.parametrize("neighbours,agrees,suspect", [
@@ -104,3 +106,41 @@ def test_planted_label_errors_are_the_hardest_and_suspect(tmp_path):
     assert {"index", "text", "gold", "predicted", "hardness", "weight", "loss", "neighbours", "suspect"} <= set(records[0])
     page = (tmp_path / "report" / "hard_examples.html").read_text()
     assert "storm wind flood item 1000 the" in page and "suspect" in page
+
+
+def planted_ner_corpus(path):
+    """Generated PER/LOC sentences, with PLANTED 'Paris' entities labelled PER at the end."""
+    from .conftest import ner_example, ner_examples
+
+    examples = ner_examples(150, seed=0)
+    vocab = examples[0].reference.vocab
+    for i in range(PLANTED):
+        examples.append(ner_example(vocab, ["flew", "to", "Paris", str(150 + i)], ["O", "O", "B-PER", "O"]))
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
+    return list(range(len(examples) - PLANTED, len(examples)))
+
+
+@pytest.mark.slow
+def test_ner_report_names_the_entity_type_that_made_it_hard(tmp_path):
+    from spacy_hamr.cli import hard_examples
+
+    from .conftest import ner_examples
+    from .test_train_cli import init_config, train
+
+    planted = planted_ner_corpus(tmp_path / "train.spacy")
+    DocBin(docs=[eg.reference for eg in ner_examples(40, seed=1)]).to_disk(tmp_path / "dev.spacy")
+    cfg = init_config(tmp_path, "ner")
+    config = Config().from_disk(cfg, interpolate=False)
+    config["training"]["batcher"].update({"@batchers": "hamr.v1", "state_path": str(tmp_path / "state.npz")})
+    config["training"]["before_update"] = {"@callbacks": "hamr.v1"}
+    config.to_disk(cfg)
+    train(cfg, tmp_path, tmp_path / "out", "--training.max_epochs", "6")
+    records = hard_examples(tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz",
+                            tmp_path / "report", top_k=5)
+    per = {r["index"]: r for r in records if r["class"] == "PER"}
+    for index in planted:
+        assert index in per, f"planted example {index} is not among the 5 hardest PER examples"
+        record = per[index]
+        assert record["gold"] == [["Paris", "PER"]]
+        assert record["hard_type"] == "PER" and record["suspect"]
+        assert ["Paris", "LOC"] in record["predicted"]["entities"]
