@@ -69,22 +69,28 @@ def planted_corpus(path):
     return list(range(len(docs) - PLANTED, len(docs)))
 
 
+def train_full_hamr(folder, pipeline, dev_examples, epochs):
+    """`spacy train` of a `spacy init config` pipeline with full HAMR and state_path,
+    on folder/train.spacy; writes folder/state.npz and folder/out."""
+    from spacy_hamr.variants import variant_config
+
+    from .test_train_cli import init_config, train
+
+    DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(folder / "dev.spacy")
+    cfg = init_config(folder, pipeline)
+    variant_config(Config().from_disk(cfg, interpolate=False), "hamr",
+                   batcher_extra={"state_path": str(folder / "state.npz")}).to_disk(cfg)
+    train(cfg, folder, folder / "out", "--training.max_epochs", str(epochs))
+
+
 @pytest.mark.slow
 def test_planted_label_errors_are_the_hardest_and_suspect(tmp_path):
     from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
     from spacy.cli._util import app
     from typer.testing import CliRunner
 
-    from .test_train_cli import init_config, train
-
     planted = planted_corpus(tmp_path / "train.spacy")
-    DocBin(docs=[eg.reference for eg in textcat_examples(40, seed=1)]).to_disk(tmp_path / "dev.spacy")
-    cfg = init_config(tmp_path, "textcat")
-    config = Config().from_disk(cfg, interpolate=False)
-    config["training"]["batcher"].update({"@batchers": "hamr.v1", "state_path": str(tmp_path / "state.npz")})
-    config["training"]["before_update"] = {"@callbacks": "hamr.v1"}
-    config.to_disk(cfg)
-    train(cfg, tmp_path, tmp_path / "out", "--training.max_epochs", "10")
+    train_full_hamr(tmp_path, "textcat", textcat_examples(40, seed=1), epochs=10)
 
     state = read_state(tmp_path / "state.npz")
     assert int(state["epochs"]) == 10 and state["epoch_losses"].shape == (10, 153)
@@ -125,16 +131,9 @@ def test_ner_report_names_the_entity_type_that_made_it_hard(tmp_path):
     from spacy_hamr.cli import hard_examples
 
     from .conftest import ner_examples
-    from .test_train_cli import init_config, train
 
     planted = planted_ner_corpus(tmp_path / "train.spacy")
-    DocBin(docs=[eg.reference for eg in ner_examples(40, seed=1)]).to_disk(tmp_path / "dev.spacy")
-    cfg = init_config(tmp_path, "ner")
-    config = Config().from_disk(cfg, interpolate=False)
-    config["training"]["batcher"].update({"@batchers": "hamr.v1", "state_path": str(tmp_path / "state.npz")})
-    config["training"]["before_update"] = {"@callbacks": "hamr.v1"}
-    config.to_disk(cfg)
-    train(cfg, tmp_path, tmp_path / "out", "--training.max_epochs", "6")
+    train_full_hamr(tmp_path, "ner", ner_examples(40, seed=1), epochs=6)
     records = hard_examples(tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz",
                             tmp_path / "report", top_k=5)
     per = {r["index"]: r for r in records if r["class"] == "PER"}
