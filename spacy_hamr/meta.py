@@ -4,7 +4,9 @@ By default it is the config's own dev corpus (as the reference code does).
 `make_balanced_meta` builds the paper's class-balanced meta split instead:
 dev topped up from train to the median per-class count of dev, moving the
 examples out of train; for NER the balance is over entity counts per type,
-filled greedily.
+filled greedily. `balanced_meta_indices` is the same choice as positions in the
+training corpus, for the callback's in-process meta set (`meta_set = "balanced"`),
+which holds those examples out of training instead of rewriting the corpus.
 """
 import random
 import warnings
@@ -60,12 +62,30 @@ def make_balanced_meta(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0) 
     Raises ValueError when a corpus is empty, when one corpus is annotated for
     textcat and the other for NER, or when NER corpora hold no entity at all.
     """
+    moved = balanced_meta_indices(train, dev, seed)
+    taken = set(moved)
+    return [d for i, d in enumerate(train) if i not in taken], list(dev) + [train[i] for i in moved]
+
+
+def balanced_meta_indices(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0,
+                          max_share: Optional[float] = None) -> List[int]:
+    """Positions in `train` of the docs that top dev up to the median class count of dev.
+
+    max_share (float or None): Move at most this share of a class's training docs
+        (textcat: docs whose rarest class it is; NER: sentences with the type),
+        so that topping up a rare class does not take most of its training data.
+    Raises as `make_balanced_meta` does.
+    """
     textcat = _shared_task(train, dev)
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
-    moved = _top_up_classes(train, dev, order) if textcat else _top_up_ner(train, dev, order)
-    taken = set(moved)
-    return [d for i, d in enumerate(train) if i not in taken], list(dev) + [train[i] for i in moved]
+    return (_top_up_classes(train, dev, order, max_share) if textcat
+            else _top_up_ner(train, dev, order, max_share))
+
+
+def _cap(available: int, max_share: Optional[float]) -> int:
+    """How many of a class's `available` training docs may move."""
+    return available if max_share is None else int(max_share * available)
 
 
 def _shared_task(train: Sequence[Doc], dev: Sequence[Doc]) -> bool:
@@ -87,24 +107,30 @@ def _shared_task(train: Sequence[Doc], dev: Sequence[Doc]) -> bool:
     return textcat["train"]
 
 
-def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int]) -> List[int]:
+def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
+                    max_share: Optional[float] = None) -> List[int]:
     dev_counts = Counter(primary_labels([doc_labels(d, textcat=True) for d in dev]))
     train_primary = primary_labels([doc_labels(d, textcat=True) for d in train])
     target = median(dev_counts[c] for c in set(train_primary) | set(dev_counts))
     moved = []
     for label in sorted(set(train_primary)):
-        deficit = int(target) - dev_counts[label]
-        moved += [i for i in order if train_primary[i] == label][: max(deficit, 0)]
+        candidates = [i for i in order if train_primary[i] == label]
+        deficit = min(int(target) - dev_counts[label], _cap(len(candidates), max_share))
+        moved += candidates[: max(deficit, 0)]
     return moved
 
 
-def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int]) -> List[int]:
+def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
+                max_share: Optional[float] = None) -> List[int]:
     counts = Counter()
     for doc in dev:
         counts.update(_entity_counts(doc))
     train_counts = [_entity_counts(doc) for doc in train]
     types = set(counts) | {t for c in train_counts for t in c}
     target = median(counts[t] for t in types)
+    # The cap counts sentences carrying a type, moved for it or for another type.
+    cap = {t: _cap(sum(1 for c in train_counts if c[t]), max_share) for t in types}
+    moved_with = Counter()
     moved: List[int] = []
     taken = set()
     # Rarest types first; within a type, sentences with the fewest other entities first,
@@ -113,9 +139,12 @@ def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int]) -> L
         candidates = sorted((i for i in order if train_counts[i][ent_type] and i not in taken),
                             key=lambda i: sum(train_counts[i].values()) - train_counts[i][ent_type])
         for i in candidates:
-            if counts[ent_type] >= target:
+            if counts[ent_type] >= target or moved_with[ent_type] >= cap[ent_type]:
                 break
+            if any(moved_with[t] >= cap[t] for t in train_counts[i]):
+                continue  # would take more than its share of another type
             moved.append(i)
             taken.add(i)
             counts.update(train_counts[i])
+            moved_with.update(set(train_counts[i]))
     return moved
