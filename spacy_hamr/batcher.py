@@ -181,6 +181,7 @@ class HamrBatcher:
         self.state_path = state_path
         self.state = HamrState()
         self.prior: Optional[numpy.ndarray] = None
+        self._held_out_prior: Optional[tuple] = None  # (held-out mask, prior without them)
         self._rng: Optional[numpy.random.Generator] = None
         self._warned_uniform = False
         self._booster = NeighbourBoost(embedder, seed_fraction, n_neighbors, exact_search_limit)
@@ -198,10 +199,20 @@ class HamrBatcher:
             self._start(examples)
         drawn = self._draw(examples)
         yielded: List[int] = []
-        for batch in self.sizer([self.state.examples[i] for i in drawn]):
-            self.state.current_batch = self.state.indices_of(batch)
-            yielded.extend(self.state.current_batch)
+        state = self.state
+        for batch in self.sizer([state.examples[i] for i in drawn]):
+            indices = state.indices_of(batch)
+            # Held-out examples (the callback's meta set) are never trained on. Epoch 0
+            # was drawn before the callback chose them, so they are dropped here too.
+            keep = state.trainable(indices)
+            if len(keep) < len(indices):
+                batch, indices = [batch[k] for k in keep], [indices[k] for k in keep]
+                if not batch:
+                    continue
+            state.current_batch, state.current_examples = indices, batch
             yield batch
+            # After spaCy's update on it: without what the callback held out of the first batch.
+            yielded.extend(state.current_batch)
         self._end_epoch(numpy.asarray(yielded, dtype="int64"))
 
     def _start(self, examples: List[Example]) -> None:
@@ -224,13 +235,39 @@ class HamrBatcher:
             self.prior = balanced_prior(self.state.labels, self.class_power)
 
     def _draw(self, examples: List[Example]) -> numpy.ndarray:
-        if not self.resample:
-            return numpy.asarray(self.state.indices_of(examples), dtype="int64")
         state = self.state
+        if not self.resample:
+            indices = state.indices_of(examples)
+            return numpy.asarray([indices[k] for k in state.trainable(indices)], dtype="int64")
         if state.epoch > 0 and state.epoch % self.boost_every == 0 and self.boost_weight > 0:
             self._refresh_boost()
-        p = sampling_probabilities(state.hardness, state.boost, self.alpha, self.boost_weight, self.prior)
-        return draw_epoch(self._rng, p, epoch_draws(len(state), self.oversampling))
+        p = sampling_probabilities(state.hardness, state.boost, self.alpha, self.boost_weight, self._base_rate())
+        return draw_epoch(self._rng, p, epoch_draws(int(len(state) - state.held_out.sum()), self.oversampling))
+
+    def _base_rate(self) -> Optional[numpy.ndarray]:
+        """The class base rate over the examples that may be trained on, times the
+        learned class rates where they act on sampling; `self.prior` itself when
+        nothing is held out and no rates act on sampling."""
+        state = self.state
+        prior = self._trainable_prior() if state.any_held_out else self.prior
+        rates = state.class_rates
+        if rates is not None and rates.on_sampling:
+            prior = (prior if prior is not None else 1.0) * rates.sampling_factors()
+        return prior
+
+    def _trainable_prior(self) -> numpy.ndarray:
+        """Zero for held-out examples; the class balance recomputed over the rest, so
+        that a class that gave examples to the meta set keeps its share of draws."""
+        held_out = self.state.held_out
+        if self._held_out_prior is None or not numpy.array_equal(self._held_out_prior[0], held_out):
+            keep = numpy.flatnonzero(~held_out)
+            prior = numpy.zeros(len(held_out))
+            if self.class_power != 1.0:
+                prior[keep] = balanced_prior([self.state.labels[i] for i in keep], self.class_power)
+            else:
+                prior[keep] = 1.0 / len(keep)
+            self._held_out_prior = (held_out.copy(), prior)
+        return self._held_out_prior[1]
 
     def _refresh_boost(self) -> None:
         hardness = self.state.hardness
@@ -248,6 +285,9 @@ class HamrBatcher:
         if self.state_path is not None:
             write_state(self.state_path, self.state)
         stats = draw_statistics(self.state.epoch, yielded, self.state.labels)
+        if self.state.class_rates is not None:
+            # Learned from this epoch's meta steps; they act from the next epoch's draw on.
+            stats["class_rates"] = self.state.class_rates.end_epoch()
         stats.update(step_summary(self.state.step_log, numpy.random.default_rng(self.state.epoch)))
         self.state.step_log.clear()
         self.state.history.append(stats)

@@ -11,6 +11,11 @@ on a meta batch; per-example training losses at theta +- h g/|g| give
 <g, grad l_i> for the whole batch; dL_meta/dw_i = -inner_lr <g, grad l_i> / B
 is back-propagated into the weight net. Between meta steps, the weights come
 from each example's loss recorded at its last update.
+
+Optionally (`meta_set = "balanced"`) the meta set is the dev set topped up
+with training examples, which are then held out of training, and the meta
+loss is the macro loss; and (`class_rates`) the hypergradients, summed per
+class over each epoch, teach one rate per class (spacy_hamr/class_rates.py).
 """
 import random
 import warnings
@@ -22,11 +27,12 @@ from spacy.language import Language
 from spacy.pipeline import EntityRecognizer
 from spacy.training import Example
 
+from .class_rates import ClassRates, ClassRatesMode
 from .components import LossBook, install
 from .hardness import HARDNESS_RULES, HardnessName, global_decay
-from .labels import balanced_prior, corpus_labels
+from .labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
 from .lookahead import LossPass, TrainableParams, hypergradient
-from .meta import check_meta_labels, read_meta_examples
+from .meta import balanced_meta_indices, check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
 from .errors import HamrWarning, check_numbers
 from .state import HamrState, active_state
@@ -36,6 +42,10 @@ BLOCK = "[training.before_update] hamr.v1"
 # Typed as Literal so that spaCy's config validation names a bad value.
 Weighting = Literal["meta", "none", "inverse_frequency", "class_weights"]
 NerLoss = Literal["sum", "max"]
+MetaSet = Literal["dev", "balanced"]
+WeightDecay = Literal["coupled", "decoupled"]
+# A balanced meta set takes at most this share of a class's training examples.
+META_MAX_SHARE = 0.5
 # The reference code's meta learning rates and hardness floors.
 META_LR = {"textcat": 1e-4, "ner": 3e-4}
 # Steps between meta steps (the reference: 1). NER's look-ahead passes cost about
@@ -53,8 +63,13 @@ def make_hamr_callback(
     meta_every: Optional[int] = None,
     lookahead_size: int = 32,
     balance_meta: bool = False,
+    meta_set: MetaSet = "dev",
+    class_rates: ClassRatesMode = "off",
+    class_rate_lr: float = 0.1,
     inner_lr: float = 2e-4,
     meta_lr: Optional[float] = None,
+    meta_weight_decay: float = 1e-4,
+    meta_decay: WeightDecay = "coupled",
     fd_step: float = 1e-4,
     hardness: HardnessName = "visit_ema",
     ner_loss: NerLoss = "sum",
@@ -81,6 +96,21 @@ def make_hamr_callback(
         the rest of the batch is weighted by the net from their last losses.
     balance_meta (bool): Draw each meta batch class-balanced from the meta set
         (every class equally likely), instead of cycling through it.
+    meta_set (str): "dev" (default): the meta corpus as it is. "balanced": the
+        meta corpus topped up with training examples until each class reaches
+        the median per-class count of the meta corpus (at most half of a
+        class's training examples); the moved examples are held out of training
+        (never drawn, also with resample = false), and the meta loss becomes
+        the macro loss (mean over classes of each class's mean loss; NER: over
+        entity types). The log names what was moved per class.
+    class_rates (str): Meta-learn one rate per class from the class-summed
+        hypergradient, updated at the end of each epoch: "off" (default);
+        "loss" multiplies each example's loss weight by its class's rate;
+        "sampling" multiplies the batcher's base rate of the class at the next
+        draw; "both". With weighting = "none" the meta steps still run, for the
+        rates alone. The log shows the rates every epoch.
+    class_rate_lr (float): Step of the log-rates per epoch, per unit of the
+        class sum's signal-to-noise ratio (capped at 3).
     meta_every (int or None): Do a meta step every this many steps (the
         reference: 1); None takes 8 for textcat and 16 for ner. On
         cyclone_idai_2019, 4 and 8 gave the same quality (52.4 and 52.1 macro-F1
@@ -88,6 +118,12 @@ def make_hamr_callback(
     inner_lr (float): eta of the virtual SGD step (reference: 2e-4).
     meta_lr (float or None): Adam learning rate of the weight net; None takes
         the reference's 1e-4 (textcat) or 3e-4 (ner).
+    meta_weight_decay (float): Weight decay of the weight net's optimiser
+        (reference: 1e-4; 0 switches it off).
+    meta_decay (str): "coupled" (default, the reference's Adam: the decay is
+        added to the gradient, where at 1e-4 it is as large as the
+        hypergradient) or "decoupled" (AdamW: the decay shrinks the weights
+        directly and leaves Adam's step to the hypergradient).
     fd_step (float): Step along the unit meta gradient of the central difference;
         NER losses follow the predicted transitions and turn non-linear by 1e-3.
     hardness (str): "visit_ema" (default: measured better) or "global_decay" (reference).
@@ -100,12 +136,15 @@ def make_hamr_callback(
     """
     check_numbers(BLOCK, {"meta_batch_size": meta_batch_size, "meta_every": meta_every,
                           "lookahead_size": lookahead_size, "inner_lr": inner_lr, "meta_lr": meta_lr,
-                          "fd_step": fd_step, "seed": seed, "power": power})
+                          "fd_step": fd_step, "seed": seed, "power": power, "class_rate_lr": class_rate_lr,
+                          "meta_weight_decay": meta_weight_decay})
     check_numbers(f"{BLOCK} class_weights", dict(class_weights or {}))
     problems = check_class_weighting(weighting, class_weights, power)
+    problems += check_meta_learning(weighting, meta_set, class_rates, class_rate_lr, meta_weight_decay)
     # spaCy's config validation checks the choices; these checks serve direct calls.
     for name, value, choices in [("weighting", weighting, Weighting), ("hardness", hardness, HardnessName),
-                                 ("ner_loss", ner_loss, NerLoss)]:
+                                 ("ner_loss", ner_loss, NerLoss), ("meta_set", meta_set, MetaSet),
+                                 ("class_rates", class_rates, ClassRatesMode), ("meta_decay", meta_decay, WeightDecay)]:
         if value not in get_args(choices):
             problems.append(f"{name} must be one of {', '.join(get_args(choices))}, got {value!r}")
     for name, value in [("meta_batch_size", meta_batch_size), ("meta_every", meta_every),
@@ -120,7 +159,9 @@ def make_hamr_callback(
     return HamrCallback(weighting=weighting, class_weights=dict(class_weights or {}),
                         power=1.0 if power is None else power, meta_path=meta_path, meta_batch_size=meta_batch_size,
                         meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
-                        inner_lr=inner_lr, meta_lr=meta_lr, fd_step=fd_step,
+                        meta_set=meta_set, class_rates=class_rates, class_rate_lr=class_rate_lr,
+                        inner_lr=inner_lr, meta_lr=meta_lr, meta_weight_decay=meta_weight_decay,
+                        meta_decay=meta_decay, fd_step=fd_step,
                         hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
 
 
@@ -136,11 +177,16 @@ class HamrCallback:
         state = self.state
         self._harvest_losses()
         indices = numpy.asarray(state.current_batch, dtype="int64")
+        if not len(indices):  # the first batch held nothing but held-out examples
+            return
         batch = [state.examples[i] for i in indices]
-        if self.settings["weighting"] == "meta" and info["step"] % self.meta_every == 0:
+        if self.learns and info["step"] % self.meta_every == 0:
             weights, signal = self._meta_weights(nlp, batch, indices)
         else:
             weights, signal = self._plain_weights(indices)
+        if state.class_rates is not None and state.class_rates.on_loss:
+            # w_i = c_y r(z_i); the hardness keeps following r(z_i), the example's own part.
+            weights = numpy.clip(weights * state.class_rates.loss_factors(indices), MIN_WEIGHT, MAX_WEIGHT)
         self.book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
         self.hardness_rule(state.hardness, indices, signal)
         state.last_weight[indices] = weights
@@ -176,16 +222,41 @@ class HamrCallback:
             self.book.class_weights = self.settings["class_weights"]
             table = ", ".join(f"{label} {w:g}" for label, w in sorted(self.book.class_weights.items()))
             print(f"[hamr] Class weights: {table} (other labels 1)", flush=True)
-        if self.settings["weighting"] == "meta":
+        # The look-ahead runs for the weight net, for the class rates, or both.
+        self.learns = self.settings["weighting"] == "meta" or self.settings["class_rates"] != "off"
+        self.macro_meta_loss = self.settings["meta_set"] == "balanced"
+        if self.learns:
             self.params = TrainableParams(nlp, self.exclude)
             self.loss_pass = make_loss_pass(nlp, self.book, self.params, self.exclude, self.annotates)
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
+            if self.macro_meta_loss:
+                self.meta += self._hold_out_for_meta(self.meta, seed)
             check_meta_labels(state.labels, self.meta)
             if self.settings["balance_meta"]:
                 self._meta_prior = balanced_prior(corpus_labels([eg.reference for eg in self.meta]), power=0.0)
             self._meta_order: List[int] = []
+            if self.settings["class_rates"] != "off":
+                state.class_rates = ClassRates(state.labels, self.settings["class_rate_lr"],
+                                               self.settings["class_rates"], (MIN_WEIGHT, MAX_WEIGHT))
+        if self.settings["weighting"] == "meta":
             self.net = WeightNet(seed)
-            self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task])
+            self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task],
+                                            self.settings["meta_weight_decay"],
+                                            decoupled=self.settings["meta_decay"] == "decoupled")
+
+    def _hold_out_for_meta(self, meta: List[Example], seed: int) -> List[Example]:
+        """The training examples that top the meta set up to balance, now held out of training."""
+        state = self.state
+        train = [eg.reference for eg in state.examples]
+        moved = balanced_meta_indices(train, [eg.reference for eg in meta], seed, max_share=META_MAX_SHARE)
+        state.hold_out(moved)
+        primary = primary_labels(state.labels)
+        per_class = label_counts([[primary[i]] for i in moved])
+        available = label_counts([[c] for c in primary])
+        detail = ", ".join(f"{c} {per_class[c]} of {available[c]}" for c in sorted(per_class)) or "nothing"
+        print(f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
+              f"and held out of it ({detail}); meta loss: macro over classes", flush=True)
+        return [state.examples[i] for i in moved]
 
     # -- weights ------------------------------------------------------------
 
@@ -216,16 +287,22 @@ class HamrCallback:
             return self._plain_weights(indices)
         losses, hypergrad, meta_loss = outcome
         self.state.last_loss[indices[sample]] = losses
-        _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
+        if self.state.class_rates is not None:
+            self.state.class_rates.accumulate(indices[sample], hypergrad)
+        if self.settings["weighting"] == "meta":
+            _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
+            self.state.step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
         self.state.step_log["meta_loss"].append(meta_loss)
-        self.state.step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
-        weights = batch_weights(self.net, filled(self.state.last_loss[indices]))
-        return weights, weights
+        return self._plain_weights(indices)
 
     def _lookahead(self, nlp: Language, batch: List[Example]):
         self.book.weights = {}  # side passes are unweighted
-        outcome = hypergradient(self.loss_pass, self.params, batch, self._next_meta_batch(),
-                                self.settings["fd_step"], self.settings["inner_lr"])
+        meta_batch = self._next_meta_batch()
+        meta_weights = None
+        if self.macro_meta_loss:
+            meta_weights = macro_loss_weights([doc_labels(eg.reference, self.state.textcat) for eg in meta_batch])
+        outcome = hypergradient(self.loss_pass, self.params, batch, meta_batch,
+                                self.settings["fd_step"], self.settings["inner_lr"], meta_weights)
         if isinstance(outcome, str):
             warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.",
                           HamrWarning)
@@ -247,16 +324,24 @@ def make_loss_pass(nlp: Language, book: LossBook, params: TrainableParams,
                    exclude: Sequence[str] = (), annotates: Sequence[str] = ()) -> LossPass:
     """Per-example losses (and the summed sparse gradient) at the current parameters, applying nothing."""
 
-    def loss_pass(examples: List[Example], with_gradients: bool = False):
-        if annotates:
-            nlp.update(examples, drop=0.0, sgd=False, losses={}, exclude=exclude, annotates=annotates)
-        else:
-            # nlp.update without annotating components, less its copy of every example:
-            # Example() re-reads the words of both docs, a third of a BOW textcat's pass.
-            batch = own_predicted_docs(examples)
-            for name, pipe in nlp.pipeline:
-                if name not in exclude and hasattr(pipe, "update"):
-                    pipe.update(batch, drop=0.0, sgd=None, losses={})
+    def loss_pass(examples: List[Example], with_gradients: bool = False,
+                  weights: Optional[numpy.ndarray] = None):
+        saved = book.weights
+        if weights is not None:
+            # Weighted for this pass only (the macro meta loss); the ± passes stay unweighted.
+            book.weights = {id(eg.reference): float(w) for eg, w in zip(examples, weights)}
+        try:
+            if annotates:
+                nlp.update(examples, drop=0.0, sgd=False, losses={}, exclude=exclude, annotates=annotates)
+            else:
+                # nlp.update without annotating components, less its copy of every example:
+                # Example() re-reads the words of both docs, a third of a BOW textcat's pass.
+                batch = own_predicted_docs(examples)
+                for name, pipe in nlp.pipeline:
+                    if name not in exclude and hasattr(pipe, "update"):
+                        pipe.update(batch, drop=0.0, sgd=None, losses={})
+        finally:
+            book.weights = saved
         losses = book.take_losses(examples)
         grads = params.sparse_gradients() if with_gradients else None
         params.zero_gradients()
@@ -308,6 +393,21 @@ def check_class_weighting(weighting: str, class_weights: Optional[Dict[str, floa
            if isinstance(value, (int, float)) and not (0 <= value < float("inf"))]
     if bad:
         problems.append(f"class weights must be finite and >= 0, got {', '.join(bad)}")
+    return problems
+
+
+def check_meta_learning(weighting: str, meta_set: str, class_rates: str, class_rate_lr: float,
+                        meta_weight_decay: float) -> List[str]:
+    """Problems with the meta-learning settings: none is silently ignored."""
+    problems = []
+    if class_rates != "off" and weighting not in ("meta", "none"):
+        problems.append(f'class_rates applies with weighting = "meta" or "none", not {weighting!r}')
+    if meta_set != "dev" and weighting != "meta" and class_rates == "off":
+        problems.append(f'meta_set = {meta_set!r} needs meta steps: weighting = "meta" or class_rates on')
+    if isinstance(class_rate_lr, (int, float)) and not 0 < class_rate_lr < float("inf"):
+        problems.append(f"class_rate_lr must be finite and > 0, got {class_rate_lr}")
+    if isinstance(meta_weight_decay, (int, float)) and not 0 <= meta_weight_decay < float("inf"):
+        problems.append(f"meta_weight_decay must be finite and >= 0, got {meta_weight_decay}")
     return problems
 
 

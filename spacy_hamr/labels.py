@@ -58,3 +58,17 @@ def balanced_prior(labels: Sequence[List[str]], power: float) -> numpy.ndarray:
     total = sum(mass.values())
     prior = numpy.array([mass[c] / total / counts[c] for c in primary], dtype="float64")
     return prior / prior.sum()
+
+
+def macro_loss_weights(labels: Sequence[List[str]]) -> numpy.ndarray:
+    """Per-example weights (mean 1) that turn a batch's mean loss into its macro loss.
+
+    The macro loss is the mean over the batch's classes of each class's mean
+    loss. An example carrying several classes (an NER sentence with two entity
+    types; sentences without entities are the `NO_ENTITY` group) shares in each:
+    w_i = B / C * sum over its classes c of 1 / n_c, so that
+    mean_i(w_i l_i) = 1/C sum_c mean_{i in c} l_i.
+    """
+    counts = label_counts(labels)
+    share = numpy.array([sum(1.0 / counts[c] for c in example) for example in labels], dtype="float64")
+    return share * len(labels) / len(counts)

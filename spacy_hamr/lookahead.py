@@ -148,20 +148,25 @@ def frozen_randomness() -> Iterator:
         reset()
 
 
-# (examples, with_gradients) -> (per-example losses, sparse gradients or None); applies nothing.
+# (examples, with_gradients, weights) -> (per-example losses, sparse gradients or None);
+# applies nothing. `weights` (None: as they are) weight the pass's gradient.
 LossPass = Callable[..., Tuple[numpy.ndarray, Optional[List]]]
 
 
 def hypergradient(loss_pass: LossPass, params: TrainableParams, batch: Sequence, meta_batch: Sequence,
-                  fd_step: float, inner_lr: float) -> Union[Tuple[numpy.ndarray, numpy.ndarray, float], str]:
+                  fd_step: float, inner_lr: float, meta_weights: Optional[numpy.ndarray] = None
+                  ) -> Union[Tuple[numpy.ndarray, numpy.ndarray, float], str]:
     """(losses l_i, dL_meta/dw_i, meta loss) for a batch, or the reason it cannot be computed.
+
+    meta_weights (numpy.ndarray or None): Per-example weights of the meta loss
+        (mean 1, e.g. `labels.macro_loss_weights` for the macro loss); None: the mean loss.
 
     The loss passes run with frozen randomness, so the + and - passes see the
     same dropout masks, and the parameters are restored exactly afterwards.
     """
     with frozen_randomness() as reset:
-        meta_losses, grads = loss_pass(meta_batch, True)
-        meta_loss = float(numpy.mean(meta_losses))
+        meta_losses, grads = loss_pass(meta_batch, True, meta_weights)
+        meta_loss = float(numpy.mean(meta_losses if meta_weights is None else meta_weights * meta_losses))
         norm = sparse_norm(grads)
         if not (math.isfinite(meta_loss) and math.isfinite(norm)) or norm == 0.0:
             return f"meta loss {meta_loss:.4g}, meta gradient norm {norm:.4g}"
@@ -169,10 +174,10 @@ def hypergradient(loss_pass: LossPass, params: TrainableParams, batch: Sequence,
         try:
             reset()
             along_meta_gradient.apply(fd_step)
-            plus, _ = loss_pass(batch, False)
+            plus, _ = loss_pass(batch, False, None)
             reset()
             along_meta_gradient.apply(-fd_step)
-            minus, _ = loss_pass(batch, False)
+            minus, _ = loss_pass(batch, False, None)
         finally:
             along_meta_gradient.restore()
     if not (numpy.isfinite(plus).all() and numpy.isfinite(minus).all()):

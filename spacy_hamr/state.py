@@ -3,6 +3,8 @@
 spaCy gives the `before_update` callback neither the batch nor the corpus,
 so the batcher publishes both here: the examples (in a stable order), the
 batch it has just yielded, and per-example hardness and neighbour boost.
+The callback publishes back what the batcher must respect: examples held out
+of training (moved into the meta set) and the meta-learned class rates.
 
 Example identity is the reference `Doc`: spaCy keeps the same `Example`
 objects across epochs when `max_epochs >= 0`, but `Language.update` copies
@@ -16,12 +18,15 @@ Batcher and callback also share how they check their settings and how they
 warn (`HamrWarning`, so that users can filter HAMR's warnings).
 """
 from collections import defaultdict
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 import numpy
 from spacy.training import Example
 
 from .labels import corpus_labels, is_textcat
+
+if TYPE_CHECKING:
+    from .class_rates import ClassRates
 
 
 class HamrState:
@@ -34,6 +39,11 @@ class HamrState:
         self.hardness = numpy.zeros(0, dtype="float64")
         self.boost = numpy.zeros(0, dtype="float64")
         self.current_batch: List[int] = []
+        # The list object of the batch just yielded: the one spaCy is about to update on.
+        self.current_examples: List[Example] = []
+        # Set by the callback with class rates on; the batcher logs them and,
+        # where they act on sampling, multiplies its base rate by them.
+        self.class_rates: Optional["ClassRates"] = None
         self.epoch = 0
         self.history: List[dict] = []
         # What the callback did this epoch (weights, meta losses); the batcher
@@ -83,6 +93,9 @@ class HamrState:
         # Uniform until the callback feeds it (reference: h initialised to 1/N).
         self.hardness = numpy.full(n, 1.0 / n)
         self.boost = numpy.zeros(n)
+        # Examples moved into the meta set: the batcher never hands them to training.
+        self.held_out = numpy.zeros(n, dtype=bool)
+        self.any_held_out = False
         # What the callback learns of each example, kept for the user (state_path):
         # the latest known loss (at a visit or a look-ahead pass), the weight of
         # its latest visit, and the loss of every visit, summed per epoch.
@@ -92,6 +105,24 @@ class HamrState:
         self.epoch_losses: List[numpy.ndarray] = []
         self._epoch_sum = numpy.zeros(n)
         self._epoch_visits = numpy.zeros(n, dtype="int64")
+
+    def hold_out(self, indices: Sequence[int]) -> None:
+        """Keep these examples out of training from now on.
+
+        spaCy draws the first batch before the callback first runs, so they
+        are also taken out of that batch, in place, before spaCy updates on it.
+        """
+        self.held_out[numpy.asarray(indices, dtype="int64")] = True
+        self.any_held_out = bool(self.held_out.any())
+        keep = [k for k, i in enumerate(self.current_batch) if not self.held_out[i]]
+        self.current_examples[:] = [self.current_examples[k] for k in keep]
+        self.current_batch = [self.current_batch[k] for k in keep]
+
+    def trainable(self, indices: Sequence[int]) -> List[int]:
+        """The positions in `indices` of examples that are not held out."""
+        if not self.any_held_out:
+            return list(range(len(indices)))
+        return [k for k, i in enumerate(indices) if not self.held_out[i]]
 
     def record_visits(self, indices: numpy.ndarray, losses: numpy.ndarray) -> None:
         """The losses of one real update (NaN: not recorded). An example drawn

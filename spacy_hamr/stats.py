@@ -57,4 +57,6 @@ def format_statistics(stats: Dict) -> str:
                  f"p90 {stats['weight_p90']:.2f}")
     if "meta_loss" in stats:
         line += f"; meta loss {stats['meta_loss']:.4f}"
+    if "class_rates" in stats:
+        line += "; class rates: " + ", ".join(f"{c} {r:.2f}" for c, r in stats["class_rates"].items())
     return line + f"; share of draws: {shares}"

@@ -1,0 +1,214 @@
+"""The class-balanced meta set held out of training, the macro meta loss, and
+meta-learned class rates: settings, bookkeeping, and that the defaults are
+unchanged. (The class-summed hypergradient against brute force is in
+test_hypergradient.py.)"""
+from collections import Counter
+
+import numpy
+import pytest
+from spacy.tokens import DocBin
+from thinc.api import fix_random_seed
+
+from spacy_hamr.batcher import configure_hamr_batcher
+from spacy_hamr.callback import make_hamr_callback
+from spacy_hamr.class_rates import ClassRates
+from spacy_hamr.labels import macro_loss_weights, primary_labels
+from spacy_hamr.meta import balanced_meta_indices, make_balanced_meta
+from spacy_hamr.stats import format_statistics
+from spacy_hamr.weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
+
+from .conftest import ner_examples, textcat_examples
+from .pipelines import trained_pipeline
+
+# A short default run of `short_run`, measured with the code before meta_set,
+# class_rates and meta_decay existed: sum(w - 1) and sum((w - 1)^2) of the last
+# weights, the hardness' centre of mass, and the sum of the last losses.
+DEFAULT_RUN = (0.043835547314125756, 0.0018751205486788858, 7140.246503277637, 25.435330793261528)
+
+
+def short_run(tmp_path, epochs=3, resample=True, **settings):
+    """spaCy's training loop in miniature: (state, the examples each update trained on)."""
+    nlp, examples, _, _ = trained_pipeline("textcat_bow", n=120, steps=2)
+    dev = textcat_examples(30, shares=(0.6, 0.3, 0.1), seed=5)
+    DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "meta.spacy")
+    fix_random_seed(0)
+    batcher = configure_hamr_batcher(size=60, seed=0, resample=resample)
+    callback = make_hamr_callback(meta_path=tmp_path / "meta.spacy", meta_every=2, seed=0, **settings)
+    optimizer = nlp.resume_training()
+    trained, step = [], 0
+    for epoch in range(epochs):
+        for batch in batcher(examples):
+            callback(nlp, {"step": step, "epoch": epoch})  # before_update: after the draw
+            trained.append(list(batch))  # what spaCy's update then gets
+            nlp.update(batch, sgd=optimizer, losses={})
+            step += 1
+    return callback.state, trained
+
+
+def summary(state):
+    d = state.last_weight - 1
+    return (float(d.sum()), float((d ** 2).sum()), float(state.hardness @ numpy.arange(len(state))),
+            float(numpy.nansum(state.last_loss)))
+
+
+def test_defaults_are_unchanged(tmp_path):
+    state, _ = short_run(tmp_path)
+    numpy.testing.assert_allclose(summary(state), DEFAULT_RUN, rtol=1e-6)
+    assert state.class_rates is None and not state.held_out.any()
+    explicit, _ = short_run(tmp_path, meta_set="dev", class_rates="off", meta_weight_decay=1e-4,
+                            meta_decay="coupled")
+    assert summary(explicit) == summary(state)
+    assert numpy.array_equal(explicit.hardness, state.hardness)
+
+
+@pytest.mark.parametrize("resample", [True, False])
+def test_held_out_examples_are_never_trained_on(tmp_path, resample, capsys):
+    state, trained = short_run(tmp_path, resample=resample, meta_set="balanced", class_rates="loss")
+    held = set(numpy.flatnonzero(state.held_out).tolist())
+    assert held
+    seen = {state.index_of(eg) for batch in trained for eg in batch}
+    assert not seen & held
+    assert state.visits[list(held)].sum() == 0
+    if not resample:  # spaCy's epochs: every other example, once per epoch
+        assert seen == set(range(len(state))) - held
+    out = capsys.readouterr().out
+    assert "[hamr] Balanced meta set: 30 meta examples + " in out and "held out" in out
+    assert "class rates:" in out
+
+
+def test_first_batch_is_cleaned_in_place(tmp_path):
+    """spaCy draws the first batch before the callback chooses the meta set."""
+    from spacy_hamr.state import HamrState
+
+    state = HamrState()
+    examples = textcat_examples(10)
+    state.bind(examples)
+    batch = examples[:4]
+    state.current_examples, state.current_batch = batch, [0, 1, 2, 3]
+    state.hold_out([1, 3, 7])
+    assert batch == [examples[0], examples[2]] and state.current_batch == [0, 2]
+    assert state.trainable([5, 7, 9, 1]) == [0, 2]
+
+
+def test_balanced_meta_takes_at_most_half_of_a_class():
+    train = [eg.reference for eg in textcat_examples(100, shares=(0.8, 0.15, 0.05), seed=1)]
+    dev = [eg.reference for eg in textcat_examples(60, shares=(0.5, 0.4, 0.1), seed=2)]
+    primary = primary_labels([[max(d.cats, key=d.cats.get)] for d in train])
+    available = Counter(primary)
+    uncapped = Counter(primary[i] for i in balanced_meta_indices(train, dev, seed=0))
+    capped = Counter(primary[i] for i in balanced_meta_indices(train, dev, seed=0, max_share=0.5))
+    assert uncapped["rare"] > available["rare"] // 2  # the cap binds for the rare class
+    assert capped["rare"] == available["rare"] // 2
+    assert all(capped[c] <= available[c] // 2 for c in available)
+    # make_meta's split is the same choice without the cap.
+    rest, meta = make_balanced_meta(train, dev, seed=0)
+    assert len(meta) - len(dev) == sum(uncapped.values())
+
+
+def test_balanced_ner_meta_cap_counts_every_type_of_a_sentence():
+    train = [eg.reference for eg in ner_examples(60, seed=1)]
+    dev = [eg.reference for eg in ner_examples(40, seed=3)]
+    moved = balanced_meta_indices(train, dev, seed=0, max_share=0.5)
+    with_loc = [i for i, d in enumerate(train) if any(e.label_ == "LOC" for e in d.ents)]
+    assert 0 < sum(i in with_loc for i in moved) <= len(with_loc) // 2
+
+
+def test_same_seed_same_class_rates_and_weights(tmp_path):
+    runs = [short_run(tmp_path, meta_set="balanced", class_rates="both", meta_decay="decoupled")[0]
+            for _ in range(2)]
+    assert runs[0].class_rates.rates() == runs[1].class_rates.rates()
+    assert numpy.array_equal(runs[0].last_weight, runs[1].last_weight)
+    assert numpy.array_equal(runs[0].held_out, runs[1].held_out)
+    assert [h["class_rates"] for h in runs[0].history] == [h["class_rates"] for h in runs[1].history]
+
+
+def test_class_rates_only_weights_by_class(tmp_path):
+    state, _ = short_run(tmp_path, weighting="none", meta_set="balanced", class_rates="loss")
+    rates = state.class_rates.rates()
+    assert rates != {c: 1.0 for c in rates}  # they learned something in two updates
+    primary = primary_labels(state.labels)
+    visited = numpy.flatnonzero(state.visits)
+    for i in visited[:20]:  # no weight net: an example's weight is its class's rate (at its last visit)
+        assert any(state.last_weight[i] == pytest.approx(r) for r in [1.0] + [h["class_rates"][primary[i]]
+                                                                           for h in state.history])
+
+
+def test_class_rates_follow_the_class_sums():
+    labels = [["a"]] * 4 + [["b"]] * 4 + [["c"]] * 2
+    rates = ClassRates(labels, learn_rate=0.1, act_on="loss", bounds=(MIN_WEIGHT, MAX_WEIGHT))
+    rng = numpy.random.default_rng(0)
+    for _ in range(20):  # class a helps the meta loss (negative), b hurts, c is noise
+        idx = numpy.arange(10)
+        g = numpy.where(idx < 4, -1e-5, numpy.where(idx < 8, 1e-5, 0.0)) + 1e-6 * rng.standard_normal(10)
+        rates.accumulate(idx, g)
+    out = rates.end_epoch()
+    assert out["a"] > 1 > out["b"]
+    assert numpy.isclose(numpy.log(list(out.values())).sum(), 0.0)  # centred: geometric mean 1
+    assert numpy.log(out["a"]) - numpy.log(out["b"]) == pytest.approx(2 * 0.1 * 3.0)  # capped steps
+    numpy.testing.assert_allclose(rates.loss_factors(numpy.array([0, 5])), [out["a"], out["b"]])
+    assert (rates.sampling_factors() == 1).all()  # act_on = "loss" leaves sampling alone
+    for _ in range(100):
+        rates.accumulate(numpy.arange(4), numpy.full(4, -1.0))
+        rates.end_epoch()
+    assert max(rates.rates().values()) <= MAX_WEIGHT and min(rates.rates().values()) >= MIN_WEIGHT
+    assert rates.end_epoch() == rates.rates()  # an epoch without meta steps changes nothing
+
+
+def test_macro_loss_weights_give_the_mean_of_class_means():
+    labels = [["a"], ["a"], ["a"], ["b"], ["a", "c"]]
+    losses = numpy.array([1.0, 2.0, 3.0, 10.0, 4.0])
+    w = macro_loss_weights(labels)
+    assert float(numpy.mean(w * losses)) == pytest.approx((2.5 + 10.0 + 4.0) / 3)
+
+
+def test_class_rates_in_the_log_line():
+    line = format_statistics({"epoch": 1, "draws": 10, "unique": 8, "max_repeats": 2, "class_share": {"a": 1.0},
+                              "class_rates": {"a": 1.25, "b": 0.8}})
+    assert "; class rates: a 1.25, b 0.80;" in line
+
+
+def test_decoupled_weight_decay_is_adamw():
+    net = WeightNet(seed=0)
+    assert type(make_optimizer(net, 1e-4, 1e-4, decoupled=True)).__name__ == "AdamW"
+    assert type(make_optimizer(net, 1e-4)).__name__ == "Adam"
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"class_rates": "loss", "weighting": "inverse_frequency"}, "class_rates applies with"),
+    ({"meta_set": "balanced", "weighting": "none"}, "meta_set = 'balanced' needs meta steps"),
+    ({"class_rate_lr": 0.0, "class_rates": "loss"}, "class_rate_lr must be"),
+    ({"meta_weight_decay": -1.0}, "meta_weight_decay must be"),
+    ({"meta_weight_decay": "0"}, "meta_weight_decay must be a number"),
+    ({"class_rates": "sometimes"}, "class_rates must be one of"),
+    ({"meta_set": "train"}, "meta_set must be one of"),
+    ({"meta_decay": "adamw"}, "meta_decay must be one of"),
+])
+def test_bad_meta_learning_settings_are_named(settings, message):
+    with pytest.raises(ValueError, match=message):
+        make_hamr_callback(**settings)
+
+
+def test_draws_keep_the_class_balance_over_what_is_not_held_out():
+    examples = textcat_examples(300, shares=(0.8, 0.15, 0.05), seed=3)
+    batcher = configure_hamr_batcher(size=64, seed=0, alpha=0.0, boost_weight=0.0)
+    list(batcher(examples))
+    state = batcher.state
+    primary = primary_labels(state.labels)
+    rare = [i for i, c in enumerate(primary) if c == "rare"]
+    state.hold_out(rare[: len(rare) // 2] + [i for i, c in enumerate(primary) if c == "big"][:50])
+    drawn = Counter(primary[state.index_of(eg)] for _ in range(5) for batch in batcher(examples) for eg in batch)
+    shares = numpy.array([drawn[c] for c in ("big", "mid", "rare")]) / sum(drawn.values())
+    numpy.testing.assert_allclose(shares, 1 / 3, atol=0.03)
+
+
+def test_sampling_rates_move_the_class_shares():
+    examples = textcat_examples(300, shares=(0.8, 0.15, 0.05), seed=3)
+    batcher = configure_hamr_batcher(size=64, seed=0, alpha=0.0, boost_weight=0.0)
+    list(batcher(examples))
+    state = batcher.state
+    state.class_rates = ClassRates(state.labels, 0.1, "sampling", (MIN_WEIGHT, MAX_WEIGHT))
+    state.class_rates.log_rates[:] = numpy.log([1.0, 1.0, 2.0])  # big, mid, rare
+    primary = primary_labels(state.labels)
+    drawn = Counter(primary[state.index_of(eg)] for _ in range(5) for batch in batcher(examples) for eg in batch)
+    assert drawn["rare"] / sum(drawn.values()) == pytest.approx(0.5, abs=0.04)
+    assert "class_rates" in state.history[-1]
