@@ -10,6 +10,7 @@ from thinc.api import Config
 
 HAMR_BATCHER = {"@batchers": "hamr.v1"}
 HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
+META_DESIGN = {"meta_set": "balanced", "meta_decay": "decoupled"}
 
 # name -> (batcher keys to set, before_update block or None)
 VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
@@ -21,6 +22,15 @@ VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
     "hamr_reference": ({**HAMR_BATCHER, "class_power": 1.0},
                        {**HAMR_CALLBACK, "hardness": "global_decay", "meta_every": 1}),
     "hamr_global_decay": (HAMR_BATCHER, {**HAMR_CALLBACK, "hardness": "global_decay"}),
+    # Meta-learning with a balanced meta set held out of training, the macro meta loss,
+    # decoupled weight decay, and per-class rates on the loss weights (w_i = c_y r(z_i)).
+    "hamr_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN, "class_rates": "loss"}),
+    "hamr_class_rates_sampling": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN, "class_rates": "sampling"}),
+    # Ablations: the class rates alone (no weight net; hardness from the loss, as
+    # hamr_no_meta), and the weight net with the new meta set but without class rates.
+    "hamr_class_rates_only": (HAMR_BATCHER, {**HAMR_CALLBACK, "meta_set": "balanced", "weighting": "none",
+                                             "class_rates": "loss"}),
+    "hamr_no_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN}),
     "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
     "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
