@@ -17,45 +17,101 @@ from wasabi import msg
 Embedder = Callable[[List[Example]], numpy.ndarray]
 
 # Above this many examples the exact (flat) index gives way to an IVF index:
-# an all-seeds query costs O(seed_fraction * N^2 * d) exactly, which passed
-# 1.6 s at 50k x 384 and ~5 s at 100k on 2 cores, while IVF stays under 2 s
-# with recall@10 ~0.98 (benchmarks/results/scale.json).
+# an all-seeds query costs O(seed_fraction * N^2 * d) exactly. On a 2-core CPU
+# exact search took 1.6 to 3.9 s at 50k x 384 and 11 to 12 s at 100k; the IVF
+# index 0.5 to 1.3 s at 50k and 2.2 to 3.2 s at 100k, with recall@10 of 0.98
+# and 0.997 against exact search (benchmarks/results/scale.json).
 EXACT_SEARCH_LIMIT = 50_000
+
+# The IVF index returns this many candidates per wanted neighbour, which are
+# then re-ranked by their exact cosine similarity.
+RERANK_FACTOR = 2
+# Seeds re-ranked per batch: bounds the gathered candidate vectors to
+# batch * RERANK_FACTOR * k * d floats (about 30 MB at k = 10, d = 384).
+RERANK_BATCH = 1024
 
 
 class NeighbourIndex:
-    """Cosine k-nearest-neighbour search over frozen, L2-normalised vectors."""
+    """Cosine k-nearest-neighbour search over frozen, L2-normalised vectors.
+
+    `timings` holds the seconds spent in each step of the build and of the
+    latest search (normalise, train, add; search, rerank).
+    """
 
     def __init__(self, vectors: numpy.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT, seed: int = 0):
+        self.timings = {}
+        start = time.perf_counter()
         self.vectors = normalise(vectors)
+        self.timings["normalise"] = time.perf_counter() - start
         n, dim = self.vectors.shape
         self.exact = n <= exact_limit
         if self.exact:
             self.index = faiss.IndexFlatIP(dim)
         else:
+            start = time.perf_counter()
             self.index = _ivf_index(self.vectors, seed)
+            self.timings["train"] = time.perf_counter() - start
+        start = time.perf_counter()
         self.index.add(self.vectors)
+        self.timings["add"] = time.perf_counter() - start
 
     def __len__(self) -> int:
         return self.vectors.shape[0]
 
     def search(self, rows: numpy.ndarray, k: int) -> numpy.ndarray:
-        """Indices of the k nearest neighbours of each row (-1 where fewer exist)."""
-        _, neighbours = self.index.search(self.vectors[rows], min(k, len(self)))
+        """Indices of the k nearest neighbours of each row (-1 where fewer exist).
+
+        The IVF index compares 8-bit codes, so it is asked for RERANK_FACTOR * k
+        candidates, which are put in order by their exact similarity.
+        """
+        k = min(k, len(self))
+        start = time.perf_counter()
+        if self.exact:
+            _, neighbours = self.index.search(self.vectors[rows], k)
+            self.timings["search"] = time.perf_counter() - start
+            return neighbours
+        _, candidates = self.index.search(self.vectors[rows], min(RERANK_FACTOR * k, len(self)))
+        self.timings["search"] = time.perf_counter() - start
+        start = time.perf_counter()
+        neighbours = rerank(self.vectors, numpy.asarray(rows), candidates, k)
+        self.timings["rerank"] = time.perf_counter() - start
         return neighbours
 
 
-def _ivf_index(vectors: numpy.ndarray, seed: int) -> faiss.Index:
-    """An inverted-file index with 8-bit scalar quantisation.
+def rerank(vectors: numpy.ndarray, rows: numpy.ndarray, candidates: numpy.ndarray, k: int,
+           batch: int = RERANK_BATCH) -> numpy.ndarray:
+    """The k candidates of each row most similar to it by the exact inner product.
 
-    2 * sqrt(N) lists trained on a seeded sample of 40 points per list, 8 lists
-    probed per query: at a million 384-d vectors this builds and answers the
-    100k seed queries in about 30 s on 2 cores with recall@10 ~0.98 against
-    exact search, and stores the vectors in a quarter of float32's memory
-    (benchmarks/results/scale.json).
+    Ties keep the candidates' order; -1 (no candidate) sorts last. Each row's
+    result depends on that row alone, so the batch size does not change it.
+    """
+    out = numpy.empty((len(rows), k), dtype="int64")
+    for start in range(0, len(rows), batch):
+        cand = candidates[start:start + batch]
+        sims = numpy.einsum("bkd,bd->bk", vectors[numpy.maximum(cand, 0)], vectors[rows[start:start + batch]])
+        sims[cand < 0] = -numpy.inf
+        order = numpy.argsort(-sims, axis=1, kind="stable")[:, :k]
+        out[start:start + batch] = numpy.take_along_axis(cand, order, axis=1)
+    return out
+
+
+def _ivf_index(vectors: numpy.ndarray, seed: int) -> faiss.Index:
+    """An inverted-file index with 8-bit scalar quantisation (trained, not yet filled).
+
+    1.5 * sqrt(N) lists, trained by k-means on a seeded sample of 40 points
+    per list, 4 lists probed per query. The build costs O(N^1.5 d): k-means on
+    the sample, then assigning every vector to its nearest list; the seed
+    queries scan 4 / (1.5 sqrt(N)) of the corpus each. The 8-bit codes keep
+    the vectors in a quarter of float32's memory; re-ranking 2k candidates
+    by their exact similarity (`NeighbourIndex.search`) makes up for the
+    codes' rounding. At a million 384-d vectors the build and the 100k seed
+    queries cost 31 to 34 s of CPU time (both cores together; 17 to 45 s of
+    wall time on a 2-core CPU shared with other work), with recall@10 1.0
+    against exact search on 200 seeds (benchmarks/results/scale.json and
+    scale_profile.md).
     """
     n, dim = vectors.shape
-    n_lists = max(1, min(int(2 * math.sqrt(n)), n // 40))
+    n_lists = max(1, min(int(1.5 * math.sqrt(n)), n // 40))
     index = faiss.IndexIVFScalarQuantizer(
         faiss.IndexFlatIP(dim), dim, n_lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
@@ -64,7 +120,7 @@ def _ivf_index(vectors: numpy.ndarray, seed: int) -> faiss.Index:
     index.cp.max_points_per_centroid = 40
     sample = numpy.random.default_rng(seed).choice(n, size=min(n, 40 * n_lists), replace=False)
     index.train(vectors[numpy.sort(sample)])
-    index.nprobe = min(n_lists, 8)
+    index.nprobe = min(n_lists, 4)
     return index
 
 
