@@ -4,13 +4,20 @@
 
 Prints one JSON object: draw_s (one epoch's draw of ceil(1.2 N) from the
 HAMR distribution), boost_s (neighbour boost, rho = 0.1, k = 10, 384-d:
-index build + all seed queries), peak_rss_mb, the index kind, and (with
---recall) the recall@k of the approximate index against exact search on a
-sample of seeds. Embeddings are synthetic clusters (1,000 topics), generated
-in float32 chunks so that the generator is not what is measured.
+index build + all seed queries), cpu_s (the process's CPU time over the
+boost, both cores together: less sensitive to other processes than boost_s),
+steps (boost_s split into normalise, train, add, search, rerank), boosted
+and boost_sha256 (how many examples got b > 0, and a digest of b: equal
+digests mean bit-identical boosts), peak_rss_mb, the index kind, load (the
+1-minute load average before and after: on a shared machine other processes
+slow the boost), and (with --recall) the recall@k of the index against
+exact search on 200 seeds. Embeddings are synthetic clusters (1,000 topics),
+generated in float32 chunks so that the generator is not what is measured.
 """
 import argparse
+import hashlib
 import json
+import os
 import resource
 import time
 
@@ -34,10 +41,13 @@ def clustered_embeddings(n: int, rng: numpy.random.Generator, chunk: int = 100_0
     return out
 
 
-def recall(index: NeighbourIndex, hardness: numpy.ndarray, n_queries: int = 200) -> float:
+def recall(index: NeighbourIndex, hardness: numpy.ndarray, n_queries: int = 200, chunk: int = 50) -> float:
     seeds = top_fraction(hardness, SEED_FRACTION)[:n_queries]
     approx = index.search(seeds, N_NEIGHBORS)
-    exact = numpy.argsort(-(index.vectors[seeds] @ index.vectors.T), axis=1)[:, :N_NEIGHBORS]
+    exact = numpy.concatenate([
+        numpy.argpartition(-(index.vectors[seeds[i:i + chunk]] @ index.vectors.T), N_NEIGHBORS - 1, axis=1)[:, :N_NEIGHBORS]
+        for i in range(0, len(seeds), chunk)
+    ])
     return float(numpy.mean([len(set(a) & set(e)) / N_NEIGHBORS for a, e in zip(approx, exact)]))
 
 
@@ -60,20 +70,27 @@ def main() -> None:
     draw_s = time.perf_counter() - start
 
     vectors = clustered_embeddings(args.n, rng)
-    start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
     index = NeighbourIndex(vectors, exact_limit=args.exact_limit)
     del vectors  # the index keeps its own normalised copy
     b = neighbour_boost(index, hardness, SEED_FRACTION, N_NEIGHBORS)
     boost_s = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
+    load_after = os.getloadavg()[0]
 
     result = {
         "n": args.n,
         "draws": int(len(drawn)),
         "draw_s": round(draw_s, 3),
         "boost_s": round(boost_s, 3),
+        "cpu_s": round(cpu_s, 2),
+        "steps": {step: round(seconds, 3) for step, seconds in index.timings.items()},
         "index": "exact" if index.exact else "ivf",
         "boosted": int((b > 0).sum()),
+        "boost_sha256": hashlib.sha256(b.tobytes()).hexdigest()[:16],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load": [round(load_before, 2), round(load_after, 2)],
     }
     if args.recall:
         result["recall_at_k"] = round(recall(index, hardness), 3)
