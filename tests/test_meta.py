@@ -1,23 +1,18 @@
 """The class-balanced meta split, the paper's way."""
-from collections import Counter
-
 import pytest
 
 from spacy_hamr.meta import make_balanced_meta
+from spacy_hamr.scoring import class_counts
 
 from .conftest import ner_examples, textcat_examples
-
-
-def cats_of(docs):
-    return Counter(max(d.cats, key=d.cats.get) for d in docs)
 
 
 def test_textcat_dev_is_topped_up_to_the_median_class_count():
     train = [eg.reference for eg in textcat_examples(300, shares=(0.7, 0.2, 0.1), seed=1)]
     dev = [eg.reference for eg in textcat_examples(40, shares=(0.6, 0.3, 0.1), seed=2)]
     rest, meta = make_balanced_meta(train, dev)
-    target = sorted(cats_of(dev).values())[1]  # median of three classes
-    assert all(n >= target for n in cats_of(meta).values())
+    target = sorted(class_counts(dev).values())[1]  # median of three classes
+    assert all(n >= target for n in class_counts(meta).values())
     assert len(rest) + len(meta) == len(train) + len(dev)  # moved, not copied
     assert not {id(d) for d in rest} & {id(d) for d in meta}
 
@@ -26,8 +21,7 @@ def test_ner_balances_entity_counts_per_type():
     train = [eg.reference for eg in ner_examples(300, seed=1)]
     dev = [eg.reference for eg in ner_examples(30, seed=2)]
     rest, meta = make_balanced_meta(train, dev)
-    dev_counts = Counter(e.label_ for d in dev for e in d.ents)
-    meta_counts = Counter(e.label_ for d in meta for e in d.ents)
+    dev_counts, meta_counts = class_counts(dev), class_counts(meta)
     median = sorted(dev_counts.values())[len(dev_counts) // 2 - 1 : len(dev_counts) // 2 + 1]
     assert meta_counts["LOC"] >= min(median)
     assert meta_counts["PER"] == dev_counts["PER"]  # nothing moved for the common type
