@@ -157,32 +157,38 @@ def _number(value) -> Optional[float]:
 
 
 def write_html(records: List[Dict], path: Path, title: str) -> None:
-    """A page to skim for label errors: one table per class, suspects marked."""
+    """A page to skim for label errors: the suspects first, then one table per class."""
     esc = html.escape
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(title)}</title>",
-             "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
-             "td,th{border:1px solid #ccc;padding:4px;vertical-align:top}tr.suspect{background:#fde2e2}"
-             ".n{color:#555;font-size:12px}</style>", f"<h1>{esc(title)}</h1>",
-             "<p>Per class, the training examples with the highest loss over training (scaled by the learned "
-             "hardness). <b>Suspect</b>: the model disagrees with the gold class and most nearest neighbours "
-             "carry another class: check the label.</p>"]
-    classes = sorted({r["class"] for r in records})
-    for label in classes:
-        rows = [r for r in records if r["class"] == label]
-        suspects = sum(r["suspect"] for r in rows)
-        parts.append(f"<h2>{esc(label)} <small>({suspects} suspect of {len(rows)})</small></h2><table>"
-                     "<tr><th>#</th><th>text</th><th>gold</th><th>predicted</th><th>loss over training</th>"
-                     "<th>weight</th><th>neighbours (gold)</th></tr>")
-        for r in rows:
-            history = " ".join("-" if x is None else f"{x:.2f}" for x in r["loss_history"])
-            near = "<br>".join(f"{esc(_gold_text(n['gold']))}: {esc(n['text'][:90])}" for n in r["neighbours"])
-            parts.append(
-                f"<tr class='{'suspect' if r['suspect'] else ''}'><td>{r['rank']}<br>#{r['index']}"
-                f"{'<br><b>suspect</b>' if r['suspect'] else ''}</td><td>{esc(r['text'])}</td>"
-                f"<td>{esc(_gold_text(r['gold']))}</td><td>{esc(_prediction_text(r))}</td>"
+    head = ("<colgroup><col style='width:5%'><col style='width:11%'><col style='width:26%'><col style='width:11%'>"
+            "<col style='width:11%'><col style='width:8%'><col style='width:5%'><col style='width:23%'></colgroup>"
+            "<tr><th>#</th><th>class</th><th>text</th><th>gold</th><th>predicted</th><th>loss over training</th>"
+            "<th>weight</th><th>nearest neighbours: gold, text</th></tr>")
+
+    def row(r: Dict) -> str:
+        history = " ".join("-" if x is None else f"{x:.2f}" for x in r["loss_history"])
+        near = "".join(f"<li><b>{esc(_gold_text(n['gold']))}</b>: {esc(n['text'][:90])}</li>"
+                       for n in r["neighbours"])
+        return (f"<tr class='{'suspect' if r['suspect'] else ''}'><td>{r['rank']}<br>#{r['index']}"
+                f"{'<br><b>suspect</b>' if r['suspect'] else ''}</td><td>{esc(r['class'])}</td>"
+                f"<td>{esc(r['text'])}</td><td>{esc(_gold_text(r['gold']))}</td><td>{esc(_prediction_text(r))}</td>"
                 f"<td>{r['hardness_score']:.3f}<div class='n'>per epoch: {history}</div></td>"
-                f"<td>{r['weight']:.2f}</td><td class='n'>{near}</td></tr>")
-        parts.append("</table>")
+                f"<td>{r['weight']:.2f}</td><td class='n'><ol>{near}</ol></td></tr>")
+
+    suspects = [r for r in records if r["suspect"]]
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(title)}</title>",
+             "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;width:100%;table-layout:fixed}"
+             "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;overflow-wrap:anywhere}tr.suspect{background:#fde2e2}"
+             ".n{color:#555;font-size:12px}ol{margin:0;padding-left:1.4em}</style>", f"<h1>{esc(title)}</h1>",
+             "<p>Per class, the training examples with the highest loss over training (each epoch's loss "
+             "relative to the epoch's mean, scaled by the learned hardness). <b>Suspect</b>: the model "
+             "disagrees with the gold class and most nearest neighbours carry another class: check the "
+             "label.</p>", f"<h2>Suspects ({len(suspects)} of {len(records)})</h2>"]
+    if suspects:
+        parts.append("<table>" + head + "".join(row(r) for r in suspects) + "</table>")
+    for label in sorted({r["class"] for r in records}):
+        rows = [r for r in records if r["class"] == label]
+        parts.append(f"<h2>{esc(label)} <small>({sum(r['suspect'] for r in rows)} suspect of {len(rows)})</small>"
+                     f"</h2><table>{head}{''.join(row(r) for r in rows)}</table>")
     path.write_text("\n".join(parts), encoding="utf8")
 
 
