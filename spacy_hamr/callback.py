@@ -43,6 +43,7 @@ BLOCK = "[training.before_update] hamr.v1"
 Weighting = Literal["meta", "none", "inverse_frequency", "class_weights"]
 NerLoss = Literal["sum", "max"]
 MetaSet = Literal["dev", "balanced"]
+MetaLoss = Literal["mean", "macro"]
 WeightDecay = Literal["coupled", "decoupled"]
 # A balanced meta set takes at most this share of a class's training examples.
 META_MAX_SHARE = 0.5
@@ -64,6 +65,7 @@ def make_hamr_callback(
     lookahead_size: int = 32,
     balance_meta: bool = False,
     meta_set: MetaSet = "dev",
+    meta_loss: Optional[MetaLoss] = None,
     class_rates: ClassRatesMode = "off",
     class_rate_lr: float = 0.1,
     inner_lr: float = 2e-4,
@@ -103,6 +105,9 @@ def make_hamr_callback(
         (never drawn, also with resample = false), and the meta loss becomes
         the macro loss (mean over classes of each class's mean loss; NER: over
         entity types). The log names what was moved per class.
+    meta_loss (str or None): "mean" or "macro" (mean over classes of each
+        class's mean loss) of the meta batch; None: "macro" with meta_set =
+        "balanced", else "mean".
     class_rates (str): Meta-learn one rate per class from the class-summed
         hypergradient, updated at the end of each epoch: "off" (default);
         "loss" multiplies each example's loss weight by its class's rate;
@@ -141,9 +146,12 @@ def make_hamr_callback(
     check_numbers(f"{BLOCK} class_weights", dict(class_weights or {}))
     problems = check_class_weighting(weighting, class_weights, power)
     problems += check_meta_learning(weighting, meta_set, class_rates, class_rate_lr, meta_weight_decay)
+    if meta_loss is not None and weighting != "meta" and class_rates == "off":
+        problems.append(f'meta_loss = {meta_loss!r} needs meta steps: weighting = "meta" or class_rates on')
     # spaCy's config validation checks the choices; these checks serve direct calls.
     for name, value, choices in [("weighting", weighting, Weighting), ("hardness", hardness, HardnessName),
                                  ("ner_loss", ner_loss, NerLoss), ("meta_set", meta_set, MetaSet),
+                                 ("meta_loss", meta_loss or "mean", MetaLoss),
                                  ("class_rates", class_rates, ClassRatesMode), ("meta_decay", meta_decay, WeightDecay)]:
         if value not in get_args(choices):
             problems.append(f"{name} must be one of {', '.join(get_args(choices))}, got {value!r}")
@@ -159,7 +167,8 @@ def make_hamr_callback(
     return HamrCallback(weighting=weighting, class_weights=dict(class_weights or {}),
                         power=1.0 if power is None else power, meta_path=meta_path, meta_batch_size=meta_batch_size,
                         meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
-                        meta_set=meta_set, class_rates=class_rates, class_rate_lr=class_rate_lr,
+                        meta_set=meta_set, meta_loss=meta_loss or ("macro" if meta_set == "balanced" else "mean"),
+                        class_rates=class_rates, class_rate_lr=class_rate_lr,
                         inner_lr=inner_lr, meta_lr=meta_lr, meta_weight_decay=meta_weight_decay,
                         meta_decay=meta_decay, fd_step=fd_step,
                         hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
@@ -224,12 +233,12 @@ class HamrCallback:
             print(f"[hamr] Class weights: {table} (other labels 1)", flush=True)
         # The look-ahead runs for the weight net, for the class rates, or both.
         self.learns = self.settings["weighting"] == "meta" or self.settings["class_rates"] != "off"
-        self.macro_meta_loss = self.settings["meta_set"] == "balanced"
+        self.macro_meta_loss = self.settings["meta_loss"] == "macro"
         if self.learns:
             self.params = TrainableParams(nlp, self.exclude)
             self.loss_pass = make_loss_pass(nlp, self.book, self.params, self.exclude, self.annotates)
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
-            if self.macro_meta_loss:
+            if self.settings["meta_set"] == "balanced":
                 self.meta += self._hold_out_for_meta(self.meta, seed)
             check_meta_labels(state.labels, self.meta)
             if self.settings["balance_meta"]:
@@ -255,7 +264,7 @@ class HamrCallback:
         available = label_counts([[c] for c in primary])
         detail = ", ".join(f"{c} {per_class[c]} of {available[c]}" for c in sorted(per_class)) or "nothing"
         print(f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
-              f"and held out of it ({detail}); meta loss: macro over classes", flush=True)
+              f"and held out of it ({detail}); meta loss: {self.settings['meta_loss']}", flush=True)
         return [state.examples[i] for i in moved]
 
     # -- weights ------------------------------------------------------------

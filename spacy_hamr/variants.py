@@ -31,6 +31,9 @@ VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
     "hamr_class_rates_only": (HAMR_BATCHER, {**HAMR_CALLBACK, "meta_set": "balanced", "weighting": "none",
                                              "class_rates": "loss"}),
     "hamr_no_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN}),
+    # The class rates alone against the dev set's macro loss: nothing held out of training.
+    "hamr_class_rates_dev_only": (HAMR_BATCHER, {**HAMR_CALLBACK, "weighting": "none", "meta_loss": "macro",
+                                                 "class_rates": "loss"}),
     "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
     "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),

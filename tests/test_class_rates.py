@@ -182,6 +182,8 @@ def test_decoupled_weight_decay_is_adamw():
     ({"class_rates": "sometimes"}, "class_rates must be one of"),
     ({"meta_set": "train"}, "meta_set must be one of"),
     ({"meta_decay": "adamw"}, "meta_decay must be one of"),
+    ({"meta_loss": "median"}, "meta_loss must be one of"),
+    ({"meta_loss": "macro", "weighting": "none"}, "meta_loss = 'macro' needs meta steps"),
 ])
 def test_bad_meta_learning_settings_are_named(settings, message):
     with pytest.raises(ValueError, match=message):
@@ -212,3 +214,10 @@ def test_sampling_rates_move_the_class_shares():
     drawn = Counter(primary[state.index_of(eg)] for _ in range(5) for batch in batcher(examples) for eg in batch)
     assert drawn["rare"] / sum(drawn.values()) == pytest.approx(0.5, abs=0.04)
     assert "class_rates" in state.history[-1]
+
+
+def test_macro_meta_loss_on_the_dev_set_holds_nothing_out(tmp_path, capsys):
+    state, _ = short_run(tmp_path, weighting="none", meta_loss="macro", class_rates="loss", epochs=2)
+    assert not state.held_out.any() and "Balanced meta set" not in capsys.readouterr().out
+    mean, _ = short_run(tmp_path, weighting="none", class_rates="loss", epochs=2)
+    assert state.class_rates.rates() != mean.class_rates.rates()  # the macro loss changed what was learned
