@@ -22,6 +22,8 @@ VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
     "hamr_reference": ({**HAMR_BATCHER, "class_power": 1.0},
                        {**HAMR_CALLBACK, "hardness": "global_decay", "meta_every": 1}),
     "hamr_global_decay": (HAMR_BATCHER, {**HAMR_CALLBACK, "hardness": "global_decay"}),
+    # The weight net with AdamW (decoupled weight decay), nothing else changed.
+    "hamr_adamw": (HAMR_BATCHER, {**HAMR_CALLBACK, "meta_decay": "decoupled"}),
     # Meta-learning with a balanced meta set held out of training, the macro meta loss,
     # decoupled weight decay, and per-class rates on the loss weights (w_i = c_y r(z_i)).
     "hamr_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN, "class_rates": "loss"}),
