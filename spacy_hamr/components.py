@@ -129,6 +129,8 @@ class WeightedEntityRecognizer(EntityRecognizer):
         # Parser states hold the predicted copy `eg.x`; weights are keyed on `eg.y`.
         self._hamr_ref = {id(eg.x): eg for eg in examples}
         self._hamr_weight = dict(zip(self._hamr_ref, self.hamr_book.weights_of(examples)))
+        # get_batch_loss runs once per transition step: build the class table once per update.
+        self._hamr_action_weights = self._action_weights() if self.hamr_book.class_weights else None
         self._hamr_state_nll: Dict[int, List[float]] = defaultdict(list)
         result = super().update(examples, **kwargs)
         reduce = max if self.hamr_reduction == "max" else sum
@@ -148,10 +150,10 @@ class WeightedEntityRecognizer(EntityRecognizer):
             doc_id = id(state.doc)
             weights[i] = self._hamr_weight.get(doc_id, 1.0)
             self._hamr_state_nll[doc_id].append(float(nll[i]))
-        if self.hamr_book.class_weights:
+        if self._hamr_action_weights is not None:
             gold = (probs - d_scores) > 1e-7
             # A state with several gold actions (missing annotation) takes their mean weight.
-            weights *= (gold * self._action_weights()).sum(axis=1) / numpy.maximum(gold.sum(axis=1), 1)
+            weights *= (gold * self._hamr_action_weights).sum(axis=1) / numpy.maximum(gold.sum(axis=1), 1)
         return d_scores * weights[:, None]
 
     def _action_weights(self) -> numpy.ndarray:

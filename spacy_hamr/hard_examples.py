@@ -14,7 +14,7 @@ of its neighbours (by the batcher's embedder) carry another gold class.
 """
 import html
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -23,7 +23,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from .embedders import make_tfidf_embedder
-from .labels import NO_ENTITY, NO_LABEL, doc_labels
+from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat
 from .neighbors import Embedder, NeighbourIndex
 
 
@@ -109,8 +109,9 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
                  top_k: int = 20, n_neighbours: int = 5, embedder: Optional[Embedder] = None,
                  progress: Callable[[Iterable], Iterable] = lambda items: items) -> List[Dict]:
     """One record per reported example: the top_k hardest of each class."""
-    textcat = bool(state["textcat"]) if "textcat" in state else any(doc.cats for doc in docs)
-    exclusive = textcat and all(len(doc_labels(doc, True)) <= 1 for doc in docs)
+    textcat = is_textcat(docs)
+    labels = corpus_labels(docs)
+    exclusive = textcat and all(len(classes) <= 1 for classes in labels)
     n = len(docs)
     row_of = numpy.full(n, -1, dtype="int64")
     row_of[positions] = numpy.arange(len(positions))
@@ -118,8 +119,7 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
         raise ValueError(f"The state file covers {len(positions)} examples but the corpus has {n}: "
                          "it was written for another training corpus.")
     score = hardness_scores(state)[row_of]
-    labels = [doc_labels(doc, textcat) for doc in docs]
-    chosen: Dict[int, List[str]] = {}
+    chosen: Dict[int, List[Tuple[str, int]]] = {}  # example -> (class, rank) it is reported under
     for label in sorted({label for doc_classes in labels for label in doc_classes}):
         members = numpy.array([i for i in range(n) if label in labels[i]])
         order = members[numpy.argsort(-score[members], kind="stable")][:top_k]

@@ -95,7 +95,6 @@ class HamrState:
         self.boost = numpy.zeros(n)
         # Examples moved into the meta set: the batcher never hands them to training.
         self.held_out = numpy.zeros(n, dtype=bool)
-        self.any_held_out = False
         # What the callback learns of each example, kept for the user (state_path):
         # the latest known loss (at a visit or a look-ahead pass), the weight of
         # its latest visit, and the loss of every visit, summed per epoch.
@@ -106,6 +105,10 @@ class HamrState:
         self._epoch_sum = numpy.zeros(n)
         self._epoch_visits = numpy.zeros(n, dtype="int64")
 
+    @property
+    def any_held_out(self) -> bool:
+        return bool(self.held_out.any())
+
     def hold_out(self, indices: Sequence[int]) -> None:
         """Keep these examples out of training from now on.
 
@@ -113,7 +116,6 @@ class HamrState:
         are also taken out of that batch, in place, before spaCy updates on it.
         """
         self.held_out[numpy.asarray(indices, dtype="int64")] = True
-        self.any_held_out = bool(self.held_out.any())
         keep = [k for k, i in enumerate(self.current_batch) if not self.held_out[i]]
         self.current_examples[:] = [self.current_examples[k] for k in keep]
         self.current_batch = [self.current_batch[k] for k in keep]

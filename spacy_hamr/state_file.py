@@ -13,7 +13,7 @@ Arrays (N rows, one per training example):
   last_weight  float64  the loss weight of its latest visit
   visits       int64    how often it was drawn into a real update
   epoch_losses float32  (epochs, N) its mean loss per epoch (NaN: not drawn)
-and `epochs` (int) and `textcat` (bool).
+and `epochs` (int).
 """
 import hashlib
 import os
@@ -42,7 +42,6 @@ def write_state(path: Path, state: HamrState) -> None:
         "fingerprint": numpy.array([fingerprint(eg.reference) for eg in state.examples], dtype="uint64"),
         "hardness": state.hardness, "last_loss": state.last_loss, "last_weight": state.last_weight,
         "visits": state.visits, "epoch_losses": epochs, "epochs": numpy.int64(len(epochs)),
-        "textcat": numpy.bool_(state.textcat),
     }
     partial = Path(f"{path}.partial")
     with partial.open("wb") as file_:
