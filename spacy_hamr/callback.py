@@ -9,6 +9,7 @@ inside the update, and feeds the weights to the hardness the batcher samples by.
 Meta step (every `meta_every` steps): the meta gradient g of the unweighted loss
 on a meta batch; per-example training losses at theta +- h g/|g| give
 <g, grad l_i> for the whole batch; dL_meta/dw_i = -inner_lr <g, grad l_i> / B
+(L_meta: the meta batch's summed loss)
 is back-propagated into the weight net. Between meta steps, the weights come
 from each example's loss recorded at its last update.
 
@@ -235,7 +236,7 @@ class HamrCallback:
         self.learns = self.settings["weighting"] == "meta" or self.settings["class_rates"] != "off"
         self.macro_meta_loss = self.settings["meta_loss"] == "macro"
         if self.learns:
-            self.params = TrainableParams(nlp, self.exclude)
+            self.params = TrainableParams.of_pipeline(nlp, self.exclude)
             self.loss_pass = make_loss_pass(nlp, self.book, self.params, self.exclude, self.annotates)
             self.meta = read_meta_examples(nlp, self.settings["meta_path"])
             if self.settings["meta_set"] == "balanced":

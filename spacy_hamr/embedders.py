@@ -21,6 +21,7 @@ import numpy
 from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.vocab import Vocab
+from thinc.api import get_current_ops
 
 from .neighbors import Embedder
 from .progress import progress
@@ -193,4 +194,7 @@ class DocVectorsEmbedder:
 
     def __call__(self, examples: List[Example]) -> numpy.ndarray:
         self.check(examples)
-        return numpy.stack([eg.reference.vector for eg in examples]).astype("float32")
+        # On a GPU nlp.initialize moves the vectors to the device (the current
+        # ops'), so Doc.vector is a device array; the neighbour index is faiss-cpu.
+        ops = get_current_ops()
+        return numpy.stack([ops.to_numpy(eg.reference.vector) for eg in examples]).astype("float32")

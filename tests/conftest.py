@@ -7,6 +7,7 @@ import numpy
 import pytest
 import spacy
 import spacy.ml.parser_model as parser_model
+from spacy.tokens import DocBin
 from spacy.training import Example
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,21 @@ def ner_examples(n: int, seed: int = 0) -> List[Example]:
             words, ents = ["Anna", "Smith", "said", str(i)], ["B-PER", "I-PER", "O", "O"]
         examples.append(ner_example(nlp.vocab, words, ents))
     return examples
+
+
+def write_corpus(path: Path, examples: List[Example]) -> Path:
+    """The examples' gold docs as a .spacy file."""
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
+    return path
+
+
+def generated_corpus(folder: Path, task: str, n_train: int = 80, n_dev: int = 30) -> Path:
+    """Generated train.spacy and dev.spacy for `task` ("textcat" or "ner") in `folder`."""
+    make = textcat_examples if task == "textcat" else ner_examples
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n, seed in (("train", n_train, 0), ("dev", n_dev, 1)):
+        write_corpus(folder / f"{split}.spacy", make(n, seed=seed))
+    return folder
 
 
 class NoDropout:

@@ -1,6 +1,8 @@
 """Small initialised pipelines for the maths tests, trained a few steps so
 that gradients are not degenerate (thinc's Softmax starts at W = 0)."""
+import numpy
 import spacy
+import torch
 from thinc.api import fix_random_seed
 
 from spacy_hamr.components import LossBook, install
@@ -36,7 +38,14 @@ def trained_pipeline(kind: str, n: int = 60, steps: int = 5, seed: int = 0):
         nlp.update(examples[(step * 10) % n:][:10], sgd=optimizer, losses={})
     book = LossBook()
     install(nlp, book, exclude=[], ner_reduction="sum")
-    return nlp, examples, book, TrainableParams(nlp, [])
+    return nlp, examples, book, TrainableParams.of_pipeline(nlp, [])
+
+
+def gradients(params: TrainableParams) -> list:
+    """Copies of every accumulated gradient (zeros where none), host arrays."""
+    grads = [node.get_grad(p).copy() if node.has_grad(p) else numpy.zeros_like(node.get_param(p))
+             for node, p in params.thinc]
+    return grads + [t.grad.detach().clone() if t.grad is not None else torch.zeros_like(t) for t in params.torch]
 
 
 def dense_norm(arrays) -> float:

@@ -112,7 +112,7 @@ def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
 
     from spacy_hamr.lookahead import TrainableParams
 
-    params = TrainableParams(spacy.load(tmp_path / "out" / "model-last"), exclude=[])
+    params = TrainableParams.of_pipeline(spacy.load(tmp_path / "out" / "model-last"), exclude=[])
     assert sum(t.numel() for t in params.torch) > 20_000_000  # all-MiniLM-L6-v2's 22.7M weights
 
 

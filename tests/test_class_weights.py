@@ -4,11 +4,10 @@ import re
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
 
 from spacy_hamr.callback import make_hamr_callback
 
-from .conftest import ner_example, ner_examples, textcat_examples
+from .conftest import ner_example, ner_examples, textcat_examples, write_corpus
 from .pipelines import dense_norm as norm, trained_pipeline
 from .test_gradient_weights import gradient
 
@@ -79,9 +78,6 @@ def test_class_weighting_settings_are_checked(settings, message):
         make_hamr_callback(**settings)
 
 
-def write_corpus(path, examples):
-    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import sys
 import numpy
 import pytest
 import spacy
-from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_hamr.embedders import (
@@ -16,7 +15,7 @@ from spacy_hamr.embedders import (
     make_tfidf_embedder,
 )
 
-from .conftest import textcat_examples
+from .conftest import textcat_examples, write_corpus
 
 
 def cosine(a, b):
@@ -38,8 +37,6 @@ def test_tfidf_handles_a_tiny_corpus():
     assert vectors.shape[0] == 2
 
 
-def write_corpus(path, examples):
-    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
 
 
 def test_npy_rows_follow_the_corpus_not_the_shuffle(tmp_path):

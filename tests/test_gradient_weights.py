@@ -3,17 +3,17 @@ gradient of [a] alone; weights scale linearly."""
 import numpy
 import pytest
 
-from spacy_hamr.lookahead import frozen_randomness
+from spacy_hamr.random_streams import frozen_randomness
 
 from .conftest import ner_example
-from .pipelines import dense_norm as global_norm, trained_pipeline
+from .pipelines import dense_norm as global_norm, gradients, trained_pipeline
 
 
 def gradient(nlp, book, params, batch, weights):
     book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
     with frozen_randomness():
         nlp.update(batch, drop=0.0, sgd=False, losses={})
-        grads = params.gradients()
+        grads = gradients(params)
         params.zero_gradients()
     book.weights = {}
     return grads

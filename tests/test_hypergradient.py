@@ -6,7 +6,8 @@ import pytest
 from spacy_hamr.callback import make_loss_pass
 from spacy_hamr.class_rates import ClassRates
 from spacy_hamr.labels import corpus_labels, macro_loss_weights
-from spacy_hamr.lookahead import Perturbation, frozen_randomness, hypergradient
+from spacy_hamr.lookahead import Perturbation, hypergradient
+from spacy_hamr.random_streams import frozen_randomness
 
 from .pipelines import trained_pipeline
 
@@ -49,7 +50,9 @@ def test_estimate_matches_brute_force(kind):
                                                 meta_batch, fd_step=1e-4, inner_lr=INNER_LR[kind])
     exact = brute_force(nlp, book, params, batch, meta_batch, INNER_LR[kind])
     assert numpy.std(exact) > 0
-    assert numpy.corrcoef(estimate, exact)[0, 1] >= 0.9
+    # The estimate is the derivative of the meta batch's summed loss; brute force measures the mean's.
+    exact *= len(meta_batch)
+    numpy.testing.assert_allclose(estimate, exact, rtol=0.1, atol=0.05 * numpy.abs(exact).max())
     assert losses.shape == (12,) and numpy.isfinite(meta_loss)
 
 
