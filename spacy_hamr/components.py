@@ -139,6 +139,8 @@ class WeightedEntityRecognizer(EntityRecognizer):
         return result
 
     def get_batch_loss(self, states, golds, scores, losses):
+        # The parser steps on the host on every device (spaCy's parser_model
+        # scores states with NumpyOps), so scores and d_scores are numpy arrays.
         d_scores = super().get_batch_loss(states, golds, scores, losses)
         probs = numpy.exp(scores - scores.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
