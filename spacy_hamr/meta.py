@@ -22,6 +22,7 @@ from spacy.util import resolve_dot_names
 
 from .labels import NO_ENTITY, NO_LABEL, corpus_labels, doc_labels, is_textcat, label_counts, primary_labels
 from .errors import HamrWarning
+from .scoring import class_counts
 
 
 def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example]:
@@ -50,10 +51,6 @@ def check_meta_labels(train_labels: Sequence[List[str]], meta: Sequence[Example]
                       "trained without them. `python -m spacy hamr make-meta` builds a balanced meta set.",
                       HamrWarning, stacklevel=2)
     return missing
-
-
-def _entity_counts(doc: Doc) -> Counter:
-    return Counter(ent.label_ for ent in doc.ents)
 
 
 def make_balanced_meta(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0) -> Tuple[List[Doc], List[Doc]]:
@@ -122,10 +119,8 @@ def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
 
 def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
                 max_share: Optional[float] = None) -> List[int]:
-    counts = Counter()
-    for doc in dev:
-        counts.update(_entity_counts(doc))
-    train_counts = [_entity_counts(doc) for doc in train]
+    counts = class_counts(dev)
+    train_counts = [class_counts([doc]) for doc in train]
     types = set(counts) | {t for c in train_counts for t in c}
     target = median(counts[t] for t in types)
     # The cap counts sentences carrying a type, moved for it or for another type.
@@ -133,9 +128,10 @@ def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
     moved_with = Counter()
     moved: List[int] = []
     taken = set()
-    # Rarest types first; within a type, sentences with the fewest other entities first,
-    # so topping up RNA does not inflate protein.
-    for ent_type in sorted(types, key=lambda t: counts[t]):
+    # Rarest types first (ties by name: set order changes with the string hash seed);
+    # within a type, sentences with the fewest other entities first, so topping up
+    # RNA does not inflate protein.
+    for ent_type in sorted(types, key=lambda t: (counts[t], t)):
         candidates = sorted((i for i in order if train_counts[i][ent_type] and i not in taken),
                             key=lambda i: sum(train_counts[i].values()) - train_counts[i][ent_type])
         for i in candidates:
