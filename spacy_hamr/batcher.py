@@ -10,6 +10,7 @@ where h is the hardness the `hamr.v1` callback feeds (uniform until then) and
 b the neighbour boost, refreshed every `boost_every` epochs from the
 `seed_fraction` hardest examples and their `n_neighbors` nearest neighbours.
 """
+import os
 import random
 import warnings
 from pathlib import Path
@@ -27,6 +28,7 @@ from .sampling import draw_epoch, epoch_draws, sampling_probabilities
 from .errors import HamrWarning, check_numbers
 from .state import HamrState, activate
 from .state_file import write_state
+from .status import status
 from .stats import draw_statistics, format_statistics, step_summary
 
 Sizing = Union[Sequence[int], int]
@@ -146,19 +148,30 @@ def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_ev
 
 
 def _writable_file(setting: str, value: Optional[Union[str, Path]], example: str) -> Optional[Path]:
-    """An output file, its folder created: it is first written after epoch 0, so fail now."""
+    """An output file that can be made: it is first written after epoch 0, so
+    fail when the config is resolved; nothing is created until training starts."""
     if value is None:
         return None
     path = Path(value)
     if path.is_dir():
         raise ValueError(f"{BLOCK}: {setting} {path} is a directory; it must name a file, "
                          f"e.g. {path / example}.")
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        why = "is not a folder" if not existing.is_dir() else "is not writable"
+        raise ValueError(f"{BLOCK}: {setting} {path} cannot be written ({existing} {why}).")
+    return path
+
+
+def _create_file(setting: str, path: Optional[Path]) -> None:
+    """Make the output file and its folder, when training starts."""
+    if path is None:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     except OSError as err:
         raise ValueError(f"{BLOCK}: {setting} {path} cannot be written ({err}).") from err
-    return path
 
 
 class HamrBatcher:
@@ -218,6 +231,8 @@ class HamrBatcher:
     def _start(self, examples: List[Example]) -> None:
         # spaCy seeds Python's `random` from [training] seed before training,
         # so drawing our seed from it makes the draws follow that setting.
+        _create_file("log_path", self.log_path)
+        _create_file("state_path", self.state_path)
         seed = self.seed if self.seed is not None else random.getrandbits(32)
         self._rng = numpy.random.default_rng(seed)
         self._booster.seed = seed
@@ -290,10 +305,9 @@ class HamrBatcher:
             stats["class_rates"] = self.state.class_rates.end_epoch()
         stats.update(step_summary(self.state.step_log, numpy.random.default_rng(self.state.epoch)))
         self.state.step_log.clear()
-        self.state.history.append(stats)
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf8") as file_:
                 file_.write(srsly.json_dumps(stats) + "\n")
         # One unwrapped line per epoch, between the rows of spaCy's training table.
-        print(format_statistics(stats), flush=True)
+        status(format_statistics(stats))
         self.state.epoch += 1

@@ -37,6 +37,7 @@ from .meta import balanced_meta_indices, check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
 from .errors import HamrWarning, check_numbers
 from .state import HamrState, active_state
+from .status import status
 from .weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
 BLOCK = "[training.before_update] hamr.v1"
@@ -48,12 +49,12 @@ MetaLoss = Literal["mean", "macro"]
 WeightDecay = Literal["coupled", "decoupled"]
 # A balanced meta set takes at most this share of a class's training examples.
 META_MAX_SHARE = 0.5
-# The reference code's meta learning rates and hardness floors.
+# The reference code's meta learning rates and (global_decay) hardness floors.
 META_LR = {"textcat": 1e-4, "ner": 3e-4}
 # Steps between meta steps (the reference: 1). NER's look-ahead passes cost about
 # as much as a real update each, so it meta-steps half as often to stay within 1.5x.
 META_EVERY = {"textcat": 8, "ner": 16}
-HARDNESS_EPS = {"textcat": 1e-6, "ner": 1e-4}
+GLOBAL_DECAY_FLOOR = {"textcat": 1e-6, "ner": 1e-4}
 
 
 def make_hamr_callback(
@@ -221,7 +222,7 @@ class HamrCallback:
         seed = self.settings["seed"] if self.settings["seed"] is not None else random.getrandbits(32)
         self.rng = numpy.random.default_rng(seed)
         rule = HARDNESS_RULES[self.settings["hardness"]]
-        self.hardness_rule = rule(eps=HARDNESS_EPS[task]) if rule is global_decay else rule()
+        self.hardness_rule = rule(eps=GLOBAL_DECAY_FLOOR[task]) if rule is global_decay else rule()
         self.meta_every = self.settings["meta_every"] or META_EVERY[task]
         self._previous = ([], numpy.zeros(0, dtype="int64"))
         state.harvest = self._harvest_losses
@@ -231,7 +232,7 @@ class HamrCallback:
             check_class_labels(self.settings["class_weights"], nlp, self.components)
             self.book.class_weights = self.settings["class_weights"]
             table = ", ".join(f"{label} {w:g}" for label, w in sorted(self.book.class_weights.items()))
-            print(f"[hamr] Class weights: {table} (other labels 1)", flush=True)
+            status(f"[hamr] Class weights: {table} (other labels 1)")
         # The look-ahead runs for the weight net, for the class rates, or both.
         self.learns = self.settings["weighting"] == "meta" or self.settings["class_rates"] != "off"
         self.macro_meta_loss = self.settings["meta_loss"] == "macro"
@@ -264,8 +265,8 @@ class HamrCallback:
         per_class = label_counts([[primary[i]] for i in moved])
         available = label_counts([[c] for c in primary])
         detail = ", ".join(f"{c} {per_class[c]} of {available[c]}" for c in sorted(per_class)) or "nothing"
-        print(f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
-              f"and held out of it ({detail}); meta loss: {self.settings['meta_loss']}", flush=True)
+        status(f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
+               f"and held out of it ({detail}); meta loss: {self.settings['meta_loss']}")
         return [state.examples[i] for i in moved]
 
     # -- weights ------------------------------------------------------------

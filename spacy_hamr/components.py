@@ -19,14 +19,17 @@ states whose gold transition belongs to an entity of that type (ner), so an
 entity type is weighted without weighting the rest of its sentence.
 """
 from collections import defaultdict
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 import numpy
 from spacy.language import Language
 from spacy.pipeline import EntityRecognizer, MultiLabel_TextCategorizer, TextCategorizer
 from spacy.training import Example
 from thinc.api import Model
-from wasabi import msg
+
+from .labels import POSITIVE
+from .privates import examples_to_truth, replace_component
+from .status import status
 
 
 class LossBook:
@@ -103,13 +106,13 @@ class TextcatWeighting:
         table = numpy.array([self.book.class_weights.get(label, 1.0) for label in self.pipe.labels], dtype="f")
         if isinstance(self.pipe, MultiLabel_TextCategorizer):
             return table[None, :]
-        positive = truths.max(axis=1) >= 0.5
+        positive = truths.max(axis=1) >= POSITIVE
         return numpy.where(positive, table[truths.argmax(axis=1)], 1.0).astype("f")[:, None]
 
     def get_loss(self, examples: Sequence[Example], scores):
         loss, d_scores = self._original(examples, scores)
         ops = self.pipe.model.ops
-        truths, not_missing = self.pipe._examples_to_truth(examples)
+        truths, not_missing = examples_to_truth(self.pipe, examples)
         truths, mask = ops.to_numpy(truths), ops.to_numpy(not_missing)
         self.book.record(self.pipe.name, examples, self.per_example_loss(truths, mask, scores))
         weights = ops.asarray1f(self.book.weights_of(examples))[:, None]
@@ -178,16 +181,16 @@ def stand_in_weighted_ner(nlp: Language, name: str, pipe: EntityRecognizer) -> W
         scorer=pipe.scorer,
     )
     weighted.cfg = cfg
-    position = [n for n, _ in nlp._components].index(name)
-    nlp._components[position] = (name, weighted)
+    replace_component(nlp, name, weighted)
     return weighted
 
 
 def is_loss_component(pipe) -> bool:
-    """A trainable component with a loss of its own (not a shared embedding layer)."""
+    """A trainable component with a loss of its own, not an embedding layer that
+    listeners share (spaCy's Tok2Vec, spacy-transformers' Transformer)."""
     if not getattr(pipe, "is_trainable", False) or pipe.model in (True, False, None):
         return False
-    return type(pipe).__name__ not in ("Tok2Vec", "Transformer")
+    return not hasattr(pipe, "add_listener")
 
 
 def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction: str) -> List[str]:
@@ -221,6 +224,6 @@ def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction
             "component is being trained, so there is nothing to weight."
         )
     if unweighted:
-        msg.info(f"[hamr] Weighted: {', '.join(weighted)}. Trained with unweighted losses "
-                 f"(resampled only): {', '.join(unweighted)}.")
+        status(f"[hamr] Weighted: {', '.join(weighted)}. Trained with unweighted losses "
+               f"(resampled only): {', '.join(unweighted)}.")
     return weighted

@@ -23,7 +23,7 @@ from spacy.training import Example
 from spacy.util import registry
 
 from .embedders import make_tfidf_embedder
-from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat
+from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories
 from .neighbors import Embedder, NeighbourIndex
 
 
@@ -61,7 +61,7 @@ def embedder_of(nlp: Language) -> Embedder:
 
 def gold_of(doc: Doc, textcat: bool):
     if textcat:
-        return [label for label, score in sorted(doc.cats.items()) if score >= 0.5]
+        return positive_categories(doc.cats)
     return [[ent.text, ent.label_] for ent in doc.ents]
 
 
@@ -69,18 +69,18 @@ def predicted_of(doc: Doc, textcat: bool) -> Dict:
     if textcat:
         label = max(doc.cats, key=doc.cats.get) if doc.cats else None
         return {"label": label, "score": round(float(doc.cats[label]), 4) if label else None,
-                "labels": [l for l, s in sorted(doc.cats.items()) if s >= 0.5]}
+                "labels": positive_categories(doc.cats)}
     return {"entities": [[ent.text, ent.label_] for ent in doc.ents]}
 
 
 def model_agrees(gold: Doc, predicted: Doc, label: str, textcat: bool, exclusive: bool) -> bool:
     """Does the model reproduce the gold class `label` of this example?"""
     if label in (NO_LABEL, NO_ENTITY):
-        return not (predicted.ents or any(score >= 0.5 for score in predicted.cats.values()))
+        return not (predicted.ents or positive_categories(predicted.cats))
     if textcat:
         if exclusive:
             return bool(predicted.cats) and max(predicted.cats, key=predicted.cats.get) == label
-        return predicted.cats.get(label, 0.0) >= 0.5
+        return label in positive_categories(predicted.cats)
     spans = lambda doc: {(e.start_char, e.end_char) for e in doc.ents if e.label_ == label}  # noqa: E731
     return spans(gold) == spans(predicted)
 
@@ -106,7 +106,7 @@ def hard_type(gold: Doc, predicted: Doc, label: str) -> str:
 
 
 def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndarray], positions: numpy.ndarray,
-                 top_k: int = 20, n_neighbours: int = 5, embedder: Optional[Embedder] = None,
+                 top_k: int = 20, n_neighbours: int = 5,
                  progress: Callable[[Iterable], Iterable] = lambda items: items) -> List[Dict]:
     """One record per reported example: the top_k hardest of each class."""
     textcat = is_textcat(docs)
@@ -126,7 +126,7 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
         for rank, i in enumerate(order.tolist()):
             chosen.setdefault(i, []).append((label, rank + 1))
     reported = sorted(chosen)
-    vectors = (embedder or embedder_of(nlp))([Example(doc, doc) for doc in docs])
+    vectors = embedder_of(nlp)([Example(doc, doc) for doc in docs])
     index = NeighbourIndex(vectors)
     neighbours = index.search(numpy.array(reported, dtype="int64"), min(n, n_neighbours + 1))
     predictions = dict(zip(reported, nlp.pipe(progress([docs[i].text for i in reported]))))

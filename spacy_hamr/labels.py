@@ -1,6 +1,6 @@
 """Which class an example stands for, for class statistics and class-balanced priors.
 
-A text classification example counts for its gold categories (score >= 0.5),
+A text classification example counts for its gold categories (score >= POSITIVE),
 or `NO_LABEL`; an NER example for the entity types it contains, or `NO_ENTITY`.
 A corpus is a text classification corpus when any of its docs has categories.
 """
@@ -12,6 +12,13 @@ from spacy.tokens import Doc
 
 NO_ENTITY = "(no entity)"
 NO_LABEL = "(no label)"
+# A category is gold (or predicted) when its score reaches this, as spaCy's textcat scorer decides.
+POSITIVE = 0.5
+
+
+def positive_categories(cats: Dict[str, float]) -> List[str]:
+    """The categories of a doc whose score is at least POSITIVE, sorted."""
+    return sorted(label for label, score in cats.items() if score >= POSITIVE)
 
 
 def is_textcat(docs: Iterable[Doc]) -> bool:
@@ -22,8 +29,7 @@ def is_textcat(docs: Iterable[Doc]) -> bool:
 def doc_labels(doc: Doc, textcat: bool) -> List[str]:
     """The gold classes of one reference doc (sorted, unique) in a textcat or NER corpus."""
     if textcat:
-        positive = sorted(label for label, score in doc.cats.items() if score >= 0.5)
-        return positive or [NO_LABEL]
+        return positive_categories(doc.cats) or [NO_LABEL]
     types = sorted({ent.label_ for ent in doc.ents})
     return types or [NO_ENTITY]
 

@@ -19,6 +19,7 @@ import torch
 from spacy.language import Language
 from thinc.api import Model
 
+from .privates import torch_module
 from .random_streams import frozen_randomness
 
 # A gradient with more than this share of non-zero entries is kept whole (one
@@ -37,14 +38,6 @@ class Gradient(NamedTuple):
     index: int
     positions: Optional[object]
     values: object
-
-
-def torch_module(shim) -> Optional[torch.nn.Module]:
-    """The torch module of a thinc PyTorchShim. thinc 8.3 keeps it in the
-    private `_model` (no public accessor); tests/test_registry.py fails if that
-    changes."""
-    module = getattr(shim, "_model", None)
-    return module if isinstance(module, torch.nn.Module) else None
 
 
 class TrainableParams:

@@ -12,7 +12,8 @@ from typing import Callable, List, Optional
 import faiss
 import numpy
 from spacy.training import Example
-from wasabi import msg
+
+from .status import status
 
 Embedder = Callable[[List[Example]], numpy.ndarray]
 
@@ -185,7 +186,7 @@ class NeighbourBoost:
             )
         index = NeighbourIndex(vectors, self.exact_limit, self.seed)
         kind = "exact" if index.exact else "IVF (approximate)"
-        msg.info(
+        status(
             f"[hamr] Neighbour index: {len(index)} x {index.vectors.shape[1]}, {kind}, "
             f"built in {time.perf_counter() - start:.1f}s"
         )

@@ -19,6 +19,8 @@ from typing import Callable, Dict, Iterable, Optional, Union
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from .labels import positive_categories
+
 MACRO_KEY = "ents_macro_f"
 
 
@@ -52,12 +54,12 @@ def macro_f1(metrics: Dict) -> float:
 
 
 def class_counts(docs: Iterable[Doc]) -> Counter:
-    """Gold class mentions: positive categories (score >= 0.5) of text
+    """Gold class mentions: positive categories (labels.POSITIVE) of text
     classification docs, entity mentions per type of NER docs."""
     counts: Counter = Counter()
     for doc in docs:
         if doc.cats:
-            counts.update(label for label, score in doc.cats.items() if score >= 0.5)
+            counts.update(positive_categories(doc.cats))
         else:
             counts.update(ent.label_ for ent in doc.ents)
     return counts

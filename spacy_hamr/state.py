@@ -13,9 +13,6 @@ the predicted docs of every batch, so only `eg.reference` is stable.
 spaCy resolves `[training]` twice (once in `init_nlp`, once in `train`), so
 two batchers are built; the one that is last *called* owns the active state,
 and the callback looks it up at its first step, not when it is built.
-
-Batcher and callback also share how they check their settings and how they
-warn (`HamrWarning`, so that users can filter HAMR's warnings).
 """
 from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
@@ -45,7 +42,6 @@ class HamrState:
         # where they act on sampling, multiplies its base rate by them.
         self.class_rates: Optional["ClassRates"] = None
         self.epoch = 0
-        self.history: List[dict] = []
         # What the callback did this epoch (weights, meta losses); the batcher
         # summarises it into the epoch's log line and empties it.
         self.step_log: Dict[str, list] = defaultdict(list)

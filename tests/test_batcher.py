@@ -1,4 +1,5 @@
 """The hamr.v1 batcher called the way spaCy's training loop calls it."""
+import json
 import math
 import random
 from collections import Counter
@@ -25,12 +26,17 @@ def make_batcher(**settings):
     return configure_hamr_batcher(**settings)
 
 
-def test_epoch_draws_ceil_ratio_n_with_replacement():
+def last_epoch(log_path):
+    """The statistics of the latest epoch, as the log_path JSONL has them."""
+    return json.loads(log_path.read_text(encoding="utf8").splitlines()[-1])
+
+
+def test_epoch_draws_ceil_ratio_n_with_replacement(tmp_path):
     examples = textcat_examples(101)
-    drawn = one_epoch(make_batcher(), examples)
+    drawn = one_epoch(make_batcher(log_path=tmp_path / "log.jsonl"), examples)
     assert len(drawn) == math.ceil(1.2 * 101)
     assert max(Counter(id(eg) for eg in drawn).values()) > 1
-    stats = active_state().history[-1]
+    stats = last_epoch(tmp_path / "log.jsonl")
     assert stats["draws"] == len(drawn) and stats["unique"] == len({id(eg) for eg in drawn})
 
 
@@ -48,11 +54,12 @@ def test_same_seed_same_draws_other_seed_other_draws():
 def test_seed_follows_spacy_training_seed():
     examples = textcat_examples(50)
 
-    def texts():
-        random.seed(11)  # what spaCy's fix_random_seed does before training
+    def texts(training_seed):
+        random.seed(training_seed)  # what spaCy's fix_random_seed does before training
         return [eg.reference.text for eg in one_epoch(make_batcher(seed=None), examples)]
 
-    assert texts() == texts()
+    assert texts(11) == texts(11)
+    assert texts(11) != texts(12)
 
 
 def test_hardness_steers_the_draws():
@@ -82,28 +89,28 @@ def test_without_resampling_each_example_once_in_spacy_order():
 
 
 @pytest.mark.parametrize("settings", [{"class_power": 0.0}, {}], ids=["explicit", "textcat_default"])
-def test_class_power_zero_balances_classes(settings):
+def test_class_power_zero_balances_classes(settings, tmp_path):
     examples = textcat_examples(600, shares=(0.8, 0.15, 0.05))
-    batcher = make_batcher(**settings, oversampling=10.0, size=10_000)
+    batcher = make_batcher(**settings, oversampling=10.0, size=10_000, log_path=tmp_path / "log.jsonl")
     one_epoch(batcher, examples)
-    shares = active_state().history[-1]["class_share"]
+    shares = last_epoch(tmp_path / "log.jsonl")["class_share"]
     for label in ("big", "mid", "rare"):
         assert shares[label] == pytest.approx(1 / 3, abs=0.03)
 
 
-def test_default_base_rate_for_ner_is_square_root():
+def test_default_base_rate_for_ner_is_square_root(tmp_path):
     examples = ner_examples(1000)
     counts = Counter(ent.label_ for eg in examples for ent in eg.reference.ents)
-    one_epoch(make_batcher(oversampling=20.0, size=100_000), examples)
-    shares = active_state().history[-1]["class_share"]
+    one_epoch(make_batcher(oversampling=20.0, size=100_000, log_path=tmp_path / "log.jsonl"), examples)
+    shares = last_epoch(tmp_path / "log.jsonl")["class_share"]
     expected_loc = counts["LOC"] ** 0.5 / (counts["LOC"] ** 0.5 + counts["PER"] ** 0.5)
     assert shares["LOC"] == pytest.approx(expected_loc, abs=0.02)
 
 
-def test_ner_class_share_counts_entity_types():
+def test_ner_class_share_counts_entity_types(tmp_path):
     examples = ner_examples(200)
-    one_epoch(make_batcher(resample=False, size=10_000), examples)
-    shares = active_state().history[-1]["class_share"]
+    one_epoch(make_batcher(resample=False, size=10_000, log_path=tmp_path / "log.jsonl"), examples)
+    shares = last_epoch(tmp_path / "log.jsonl")["class_share"]
     assert set(shares) == {"LOC", "PER"}
     assert shares["LOC"] + shares["PER"] == pytest.approx(1.0)
 
@@ -115,11 +122,13 @@ def test_padded_sizing_with_buffer():
         assert max(len(eg) for eg in batch) * len(batch) <= 40 or len(batch) == 1
 
 
-def test_size_schedule_is_accepted():
-    examples = textcat_examples(100)
+def test_size_schedule_sizes_the_batches():
+    examples = textcat_examples(100)  # 6 words each
     sizes = iter([10, 20, 40, 80] + [160] * 1000)
-    batches = list(make_batcher(size=sizes)(examples))
-    assert sum(len(b) for b in batches) == 120
+    words = [sum(len(eg) for eg in b) for b in make_batcher(size=sizes)(examples)]
+    assert sum(words) == 120 * 6
+    # batch_by_words fills each batch up to the schedule's size (tolerance 0.2)
+    assert words[:5] == [6, 18, 36, 78, 156]
 
 
 def test_neighbour_boost_refreshes_from_the_second_epoch():
@@ -144,11 +153,11 @@ def test_uniform_hardness_leaves_the_boost_off():
     assert not active_state().boost.any()
 
 
-def test_textcat_docs_without_categories_count_as_no_label():
+def test_textcat_docs_without_categories_count_as_no_label(tmp_path):
     examples = textcat_examples(20)
     examples[0].reference.cats = {}
-    one_epoch(make_batcher(resample=False, size=10_000), examples)
-    shares = active_state().history[-1]["class_share"]
+    one_epoch(make_batcher(resample=False, size=10_000, log_path=tmp_path / "log.jsonl"), examples)
+    shares = last_epoch(tmp_path / "log.jsonl")["class_share"]
     assert shares[NO_LABEL] == pytest.approx(1 / 20)
     assert NO_ENTITY not in shares
 

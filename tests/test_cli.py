@@ -1,7 +1,7 @@
 """The `spacy hamr` commands, through spaCy's own CLI app and Typer's CliRunner."""
 import pytest
 import srsly
-from spacy.cli._util import app
+from spacy.cli import app
 from spacy.tokens import DocBin
 from spacy.util import registry
 from typer.testing import CliRunner

@@ -7,7 +7,6 @@ import pytest
 import spacy
 import srsly
 from spacy.tokens import DocBin
-from spacy.training import Example
 from thinc.api import Config
 
 from spacy_hamr.hard_examples import hardness_scores, is_suspect
@@ -86,7 +85,7 @@ def train_full_hamr(folder, pipeline, dev_examples, epochs):
 @pytest.mark.slow
 def test_planted_label_errors_are_the_hardest_and_suspect(tmp_path):
     from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
-    from spacy.cli._util import app
+    from spacy.cli import app
     from typer.testing import CliRunner
 
     planted = planted_corpus(tmp_path / "train.spacy")

@@ -1,6 +1,7 @@
 """Bad settings and files stop training before its first step, with a message
 naming the setting or file at fault."""
 import inspect
+import re
 from typing import get_args
 
 import numpy
@@ -64,7 +65,8 @@ def test_a_quoted_number_in_the_config_is_refused_before_training():
 
 @pytest.mark.parametrize("setting", ["weighting", "hardness", "ner_loss"])
 def test_a_bad_choice_gets_spacys_config_error(setting):
-    with pytest.raises(ConfigValidationError, match=rf"{setting}.*'bogus' is not typing.Literal"):
+    # Only the setting and the value: the wording around them is pydantic's.
+    with pytest.raises(ConfigValidationError, match=rf"{setting}[\s\S]*bogus"):
         resolve_training(callback=f'{setting} = "bogus"')
 
 
@@ -74,7 +76,7 @@ def test_hardness_choices_are_the_rules():
 
 @pytest.mark.parametrize("setting", ["log_path", "state_path"])
 def test_output_file_that_is_a_directory_is_refused(tmp_path, setting):
-    with pytest.raises(ValueError, match=rf"{setting} {tmp_path} is a directory"):
+    with pytest.raises(ValueError, match=rf"{setting} {re.escape(str(tmp_path))} is a directory"):
         resolve_training(batcher=f'{setting} = "{tmp_path}"')
 
 
@@ -86,9 +88,11 @@ def test_output_file_whose_folder_cannot_be_made_is_refused(tmp_path, setting):
 
 
 @pytest.mark.parametrize("setting", ["log_path", "state_path"])
-def test_output_file_folder_is_made_when_resolved(tmp_path, setting):
-    resolve_training(batcher=f'{setting} = "{tmp_path / "logs" / "hamr.out"}"')
-    assert (tmp_path / "logs").is_dir()
+def test_output_file_folder_is_made_when_training_starts_not_when_resolved(tmp_path, setting):
+    batcher = resolve_training(batcher=f'{setting} = "{tmp_path / "logs" / "hamr.out"}"')["batcher"]
+    assert not (tmp_path / "logs").exists()  # spaCy resolves [training] twice, and may not train
+    next(iter(batcher(textcat_examples(10))))
+    assert (tmp_path / "logs" / "hamr.out").is_file()
 
 
 EMBEDDER = """
@@ -101,13 +105,13 @@ EMBEDDER = """
 def test_sentence_embedder_without_its_model_folder_is_refused(tmp_path):
     pytest.importorskip("transformers")  # the [transformers] extra
     missing = tmp_path / "no-such-model"
-    with pytest.raises(ValueError, match=rf"model: {missing} does not exist"):
+    with pytest.raises(ValueError, match=rf"model: {re.escape(str(missing))} does not exist"):
         resolve_training(batcher=EMBEDDER.format(name="hamr.sentence_embedder.v1", settings=f'model = "{missing}"'))
 
 
 def test_sentence_embedder_with_a_folder_that_is_no_model_is_refused(tmp_path):
     pytest.importorskip("transformers")  # the [transformers] extra
-    with pytest.raises(ValueError, match=rf"model: {tmp_path} has no config.json"):
+    with pytest.raises(ValueError, match=rf"model: {re.escape(str(tmp_path))} has no config.json"):
         resolve_training(batcher=EMBEDDER.format(name="hamr.sentence_embedder.v1", settings=f'model = "{tmp_path}"'))
 
 

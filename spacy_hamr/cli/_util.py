@@ -4,10 +4,10 @@ spaCy imports the `spacy_cli` entry points before it runs a command, so
 importing this package is what makes `python -m spacy hamr ...` exist.
 """
 import typer
-from spacy.cli._util import app as spacy_app
+from spacy.cli import app as spacy_app
 
-HELP = """spacy-hamr: class-balanced meta sets, dataset conversion and the
-comparison's configs."""
+HELP = """spacy-hamr: class-balanced meta sets, dataset conversion, the
+comparison's configs and the hard-example report."""
 
 hamr_cli = typer.Typer(name="hamr", help=HELP, no_args_is_help=True, rich_markup_mode=None)
 spacy_app.add_typer(hamr_cli)

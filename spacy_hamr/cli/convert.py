@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import Dict, List
 
-from spacy.cli._util import Arg, Opt
+from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
 from ..convert import SPLITS, convert_dataset

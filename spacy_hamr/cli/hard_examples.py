@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import srsly
-from spacy.cli._util import Arg, Opt
+from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
 from ._util import hamr_cli

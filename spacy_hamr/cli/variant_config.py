@@ -1,7 +1,7 @@
 """`spacy hamr variant-config`: a config for one run of the comparison."""
 from pathlib import Path
 
-from spacy.cli._util import Arg
+from typer import Argument as Arg
 from wasabi import msg
 
 from ..variants import VARIANTS
