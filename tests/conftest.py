@@ -18,14 +18,6 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("HAMR_DATASETS", ROOT.parent / "shared" / "datasets"))
 
 
-@pytest.fixture
-def real_datasets() -> Path:
-    path = datasets_dir()
-    if not (path / "cyclone_idai_2019" / "train.json").exists():
-        pytest.skip(f"real datasets not found at {path}")
-    return path
-
-
 def textcat_examples(n: int, shares=(0.7, 0.2, 0.1), seed: int = 0) -> List[Example]:
     """Generated, imbalanced 3-class examples ("big", "mid", "rare")."""
     nlp = spacy.blank("en")

@@ -2,6 +2,7 @@
 import numpy
 import pytest
 import spacy
+import torch
 from spacy.tokens import DocBin
 
 from spacy_hamr.callback import filled, inverse_frequency_weights, make_hamr_callback, make_loss_pass
@@ -33,10 +34,21 @@ def test_weight_net_shape_and_init():
 
 
 def test_weights_are_mean_normalised_and_clamped():
-    losses = numpy.array([0.1, 0.2, 0.3, 5.0, 0.0])
-    w = batch_weights(WeightNet(seed=1), losses)
-    assert w.min() >= MIN_WEIGHT and w.max() <= MAX_WEIGHT
-    assert w.mean() == pytest.approx(1.0, abs=0.05)  # exact before clamping
+    net = WeightNet(seed=1)
+    with torch.no_grad():  # w(z) = sigmoid(a * relu(z) + c): rising with the loss
+        net.hidden.weight.fill_(1.0)
+        net.hidden.bias.zero_()
+        net.out.weight.fill_(0.01)
+        net.out.bias.zero_()
+    gentle = batch_weights(net, numpy.array([0.1, 0.2, 0.3, 5.0, 0.0]))
+    assert MIN_WEIGHT < gentle.min() < 1.0 < gentle.max() < MAX_WEIGHT and gentle.argmax() == 3
+    assert gentle.mean() == pytest.approx(1.0, abs=1e-12)  # mean-normalised, inside the clamps
+    with torch.no_grad():  # one example gets almost all the raw weight: 20x the mean, the rest ~0
+        net.out.weight.fill_(10.0)
+        net.out.bias.fill_(-20.0)
+    steep = batch_weights(net, numpy.array([0.1] * 19 + [5.0]))
+    assert steep.max() == MAX_WEIGHT and steep.min() == MIN_WEIGHT
+    assert (steep[:19] == MIN_WEIGHT).all()
     numpy.testing.assert_allclose(zscore(numpy.array([1.0, 3.0])), [-1.0, 1.0])
     numpy.testing.assert_allclose(zscore(numpy.array([2.0, 2.0])), [0.0, 0.0])
 

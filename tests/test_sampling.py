@@ -1,6 +1,5 @@
 """The sampling distribution p_i ~ (h_i + eps)^alpha (1 + lambda b_i) and its draws."""
 import numpy
-import pytest
 from scipy.stats import chisquare
 
 from spacy_hamr.sampling import HARDNESS_EPS, draw_epoch, epoch_draws, sampling_probabilities

@@ -10,6 +10,8 @@ from thinc.api import Config
 
 from spacy_hamr.convert import convert_dataset
 
+from .conftest import generated_corpus
+
 pytestmark = pytest.mark.slow
 
 
@@ -95,23 +97,25 @@ def test_ner_config_with_batch_by_padded_keys(tmp_path, mit_slice):
     assert "Location" in log  # NER class shares name the entity types
 
 
-def test_streaming_corpus_fails_with_a_clear_message(tmp_path, idai_slice):
+def test_streaming_corpus_fails_with_a_clear_message(tmp_path):
+    data = generated_corpus(tmp_path / "corpus", "textcat")
     cfg = init_config(tmp_path, "textcat")
     swap_batcher(cfg)
     result = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(idai_slice / "train.spacy"),
-         "--paths.dev", str(idai_slice / "dev.spacy"), "--training.max_epochs", "-1",
+        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(data / "train.spacy"),
+         "--paths.dev", str(data / "dev.spacy"), "--training.max_epochs", "-1",
          "--training.max_steps", "5"], capture_output=True, text=True)
     assert result.returncode != 0
     assert "streaming corpus" in result.stderr and "max_epochs" in result.stderr
 
 
-def test_bad_setting_fails_before_training(tmp_path, idai_slice):
+def test_bad_setting_fails_before_training(tmp_path):
+    data = generated_corpus(tmp_path / "corpus", "textcat")
     cfg = init_config(tmp_path, "textcat")
     swap_batcher(cfg)
     result = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(idai_slice / "train.spacy"),
-         "--paths.dev", str(idai_slice / "dev.spacy"), "--training.batcher.alpha", "-1"],
+        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(data / "train.spacy"),
+         "--paths.dev", str(data / "dev.spacy"), "--training.batcher.alpha", "-1"],
         capture_output=True, text=True)
     assert result.returncode != 0
     assert "alpha must be >= 0" in result.stdout + result.stderr
