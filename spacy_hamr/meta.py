@@ -25,17 +25,20 @@ from .errors import HamrWarning
 from .scoring import class_counts
 
 
+def read_examples(nlp: Language, path: Optional[Path], corpus_setting: str) -> Tuple[List[Example], str]:
+    """(examples, where they come from): the .spacy file `path` if given, else the
+    corpus that [training] `corpus_setting` ("dev_corpus", "train_corpus") names."""
+    if path is not None:
+        return list(Corpus(path)(nlp)), str(path)
+    config = nlp.config.interpolate()
+    dot_name = config["training"][corpus_setting]
+    (corpus,) = resolve_dot_names(config, [dot_name])
+    return list(corpus(nlp)), f"[{dot_name}]"
+
+
 def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example]:
     """The meta corpus: `meta_path` if given, else [training] dev_corpus."""
-    if meta_path is not None:
-        examples = list(Corpus(meta_path)(nlp))
-        where = str(meta_path)
-    else:
-        config = nlp.config.interpolate()
-        dot_name = config["training"]["dev_corpus"]
-        (corpus,) = resolve_dot_names(config, [dot_name])
-        examples = list(corpus(nlp))
-        where = f"[{dot_name}]"
+    examples, where = read_examples(nlp, meta_path, "dev_corpus")
     if not examples:
         raise ValueError(f"[training.before_update] hamr.v1: the meta corpus {where} is empty.")
     return examples

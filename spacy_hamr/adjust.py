@@ -1,0 +1,244 @@
+"""Post-hoc logit adjustment of a trained text classifier, folded into its output bias.
+
+Exclusive textcat (Menon et al., ICLR 2021, "Long-tail learning via logit
+adjustment"): predict argmax_c (z_c - tau log pi_c), with pi the training
+corpus's class distribution and tau chosen on dev for macro-F1. Every exclusive
+textcat architecture of spaCy ends in a layer with a bias (`Softmax`, or
+`SparseLinear` then softmax), and softmax is shift-invariant per example, so
+b_c <- b_c - tau log pi_c is exactly that rule, stored in the model.
+
+textcat_multilabel: each label is a sigmoid with the component's threshold t0;
+a per-label threshold t_j chosen on dev for that label's F1 is the bias shift
+b_j <- b_j + logit(t0) - logit(t_j).
+
+Nothing else changes, so the adjusted pipeline is plain spaCy. The choice is
+made from the dev predictions once: shifting the bias by delta turns a
+prediction p into softmax(log p + delta) (sigmoid(logit p + delta) for
+multilabel), which `check_output_bias` verifies on the model before any change.
+"""
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import numpy
+import srsly
+from spacy.language import Language
+from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
+from spacy.scorer import Scorer
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Model
+
+from .scoring import class_counts
+
+# tau grid for exclusive textcat: 0 (no adjustment) to 2 (twice Menon et al.'s tau = 1).
+TAUS = numpy.round(numpy.arange(0.0, 2.0001, 0.05), 2)
+# Threshold grid for multilabel.
+THRESHOLDS = numpy.round(numpy.arange(0.05, 0.951, 0.05), 2)
+# Activations after the output bias that have no parameters of their own.
+ACTIVATIONS = ("softmax_activation", "logistic")
+# Docs used to verify that the bias found is the logits' bias.
+CHECK_DOCS = 32
+
+
+@dataclass
+class Adjustment:
+    """What `choose_adjustment` found: the bias shift and the dev macro-F1 it gives."""
+
+    component: str
+    delta: numpy.ndarray  # per label, in the pipe's label order
+    labels: List[str]
+    before: float  # dev macro-F1 (points) without the shift
+    after: float  # and with it
+    tau: Optional[float] = None  # exclusive textcat
+    thresholds: Dict[str, float] = field(default_factory=dict)  # multilabel
+
+    def describe(self) -> str:
+        chosen = (f"tau = {self.tau:g}" if self.tau is not None
+                  else "thresholds " + ", ".join(f"{k} {v:g}" for k, v in self.thresholds.items()))
+        return f"{self.component}: {chosen}; dev macro-F1 {self.before:.1f} -> {self.after:.1f}"
+
+
+def textcat_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The textcat or textcat_multilabel component to adjust: `name`, or the only one."""
+    found = [n for n, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)]
+    if name is not None:
+        if name not in found:
+            raise ValueError(f"[hamr] No textcat component called {name!r}; the pipeline's textcat "
+                             f"components: {', '.join(found) or 'none'}.")
+        return name
+    if not found:
+        raise ValueError(f"[hamr] The pipeline ({', '.join(nlp.pipe_names)}) has no textcat or "
+                         "textcat_multilabel component to adjust.")
+    if len(found) > 1:
+        raise ValueError(f"[hamr] The pipeline has several textcat components ({', '.join(found)}): "
+                         "name the one to adjust (component).")
+    return found[0]
+
+
+def architecture(nlp: Language, name: str) -> str:
+    return nlp.config["components"][name].get("model", {}).get("@architectures", "an unnamed architecture")
+
+
+def output_bias_layer(nlp: Language, name: str) -> Model:
+    """The layer whose bias `b` is the bias of the component's output logits:
+    the last layer of the model, looking through combinators and past a final
+    parameter-free activation."""
+    pipe = nlp.get_pipe(name)
+    node = pipe.model
+    while node.layers:
+        last = node.layers[-1]
+        if len(node.layers) > 1 and _is_activation(last):
+            last = node.layers[-2]
+        node = last
+    if not (node.has_param("b") and node.has_dim("nO") and node.get_dim("nO") == len(pipe.labels)):
+        raise ValueError(f"[hamr] Component {name!r} ({architecture(nlp, name)}) has no output layer with a "
+                         f"bias over its {len(pipe.labels)} labels, so its logits cannot be adjusted.")
+    return node
+
+
+def _is_activation(node: Model) -> bool:
+    nodes = list(node.walk())
+    return not any(n.param_names for n in nodes) and any(n.name in ACTIVATIONS for n in nodes)
+
+
+def class_prior(docs: Sequence[Doc], labels: Sequence[str]) -> numpy.ndarray:
+    """The class distribution of a corpus over `labels` (add-one smoothed)."""
+    counts = class_counts(docs)
+    prior = numpy.array([counts.get(label, 0) + 1.0 for label in labels])
+    return prior / prior.sum()
+
+
+def draws_prior(log_path, labels: Sequence[str]) -> numpy.ndarray:
+    """The class distribution of HAMR's draws: the class shares of a batcher
+    log (log_path), averaged over its epochs."""
+    shares = [line["class_share"] for line in srsly.read_jsonl(log_path) if "class_share" in line]
+    if not shares:
+        raise ValueError(f"[hamr] {log_path} has no class shares: it is not a hamr.v1 batcher log.")
+    prior = numpy.array([numpy.mean([s.get(label, 0.0) for s in shares]) for label in labels]) + 1e-6
+    return prior / prior.sum()
+
+
+def predict(nlp: Language, examples: Sequence[Example]) -> List[Example]:
+    """The dev examples with the pipeline's predictions."""
+    docs = nlp.pipe([eg.predicted.copy() for eg in examples])
+    return [Example(doc, eg.reference) for doc, eg in zip(docs, examples)]
+
+
+def shifted(probs: numpy.ndarray, delta: numpy.ndarray, exclusive: bool) -> numpy.ndarray:
+    """The predictions a bias shift `delta` turns `probs` into."""
+    if exclusive:
+        logits = numpy.log(numpy.maximum(probs, 1e-30)) + delta
+        logits -= logits.max(axis=1, keepdims=True)
+        out = numpy.exp(logits)
+        return out / out.sum(axis=1, keepdims=True)
+    p = numpy.clip(probs, 1e-7, 1 - 1e-7)
+    return 1.0 / (1.0 + numpy.exp(-(numpy.log(p / (1 - p)) + delta)))
+
+
+def macro_f1(pipe: TextCategorizer, examples: Sequence[Example], probs: numpy.ndarray) -> Dict:
+    """spaCy's own textcat scores of `examples` with the predictions `probs`."""
+    labels = list(pipe.labels)
+    for eg, row in zip(examples, probs):
+        eg.predicted.cats.update({label: float(p) for label, p in zip(labels, row)})
+    multilabel = isinstance(pipe, MultiLabel_TextCategorizer)
+    return Scorer.score_cats(examples, "cats", labels=labels, multi_label=multilabel,
+                             threshold=pipe.cfg.get("threshold", 0.5) if multilabel else None)
+
+
+def choose_adjustment(nlp: Language, name: str, dev: Sequence[Example], prior: numpy.ndarray) -> Adjustment:
+    """The bias shift that maximises dev macro-F1 (tau over TAUS; multilabel: each
+    label's threshold over THRESHOLDS, ties going to the component's own)."""
+    pipe = nlp.get_pipe(name)
+    labels = list(pipe.labels)
+    check_dev_labels(dev, labels, name)
+    predicted = predict(nlp, dev)
+    probs = numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in predicted])
+    exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
+    before = 100 * macro_f1(pipe, predicted, probs)["cats_macro_f"]
+    if exclusive:
+        log_prior = numpy.log(prior)
+        scores = [100 * macro_f1(pipe, predicted, shifted(probs, -tau * log_prior, True))["cats_macro_f"]
+                  for tau in TAUS]
+        best = int(numpy.argmax(scores))  # the smallest tau among equals
+        tau = float(TAUS[best])
+        return Adjustment(name, -tau * log_prior, labels, before, scores[best], tau=tau)
+    t0 = float(pipe.cfg.get("threshold", 0.5))
+    logit = lambda t: numpy.log(t / (1 - t))  # noqa: E731
+    delta = numpy.zeros(len(labels))
+    thresholds = {}
+    for j, label in enumerate(labels):
+        per_label = []
+        for t in THRESHOLDS:
+            trial = delta.copy()
+            trial[j] = logit(t0) - logit(t)
+            per_label.append(macro_f1(pipe, predicted, shifted(probs, trial, False))["cats_f_per_type"][label]["f"])
+        order = sorted(range(len(THRESHOLDS)), key=lambda k: (-per_label[k], abs(THRESHOLDS[k] - t0)))
+        thresholds[label] = float(THRESHOLDS[order[0]])
+        delta[j] = logit(t0) - logit(thresholds[label])
+    after = 100 * macro_f1(pipe, predicted, shifted(probs, delta, False))["cats_macro_f"]
+    return Adjustment(name, delta, labels, before, after, thresholds=thresholds)
+
+
+def check_dev_labels(dev: Sequence[Example], labels: Sequence[str], name: str) -> None:
+    gold = set(class_counts([eg.reference for eg in dev]))
+    if not gold & set(labels):
+        raise ValueError(f"[hamr] The dev corpus has none of {name!r}'s labels ({', '.join(labels)}), "
+                         "so nothing can be chosen on it.")
+
+
+@contextmanager
+def shifted_bias(layer: Model, delta: numpy.ndarray) -> Iterator[None]:
+    """The output bias shifted by delta inside the block, restored exactly after."""
+    original = layer.get_param("b").copy()
+    layer.set_param("b", original + layer.ops.asarray1f(delta.astype("float32")))
+    try:
+        yield
+    finally:
+        layer.set_param("b", original)
+
+
+def check_output_bias(nlp: Language, name: str, dev: Sequence[Example], layer: Model) -> None:
+    """Refuse a model whose output bias does not act as logit biases: a small
+    shift must change the predictions as `shifted` says."""
+    pipe = nlp.get_pipe(name)
+    sample = dev[:CHECK_DOCS]
+    probe = numpy.linspace(-0.5, 0.5, len(pipe.labels))
+    exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
+    labels = list(pipe.labels)
+    read = lambda egs: numpy.array([[eg.predicted.cats.get(l, 0.0) for l in labels] for eg in egs])  # noqa: E731
+    before = read(predict(nlp, sample))
+    with shifted_bias(layer, probe):
+        after = read(predict(nlp, sample))
+    if not numpy.allclose(after, shifted(before, probe, exclusive), atol=1e-3):
+        raise ValueError(f"[hamr] The output bias of {name!r} ({architecture(nlp, name)}) does not act "
+                         "on the output logits, so logit adjustment cannot be folded into it.")
+
+
+def adjust_pipeline(nlp: Language, dev: Sequence[Example], prior: Optional[numpy.ndarray] = None,
+                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None) -> Adjustment:
+    """Choose the adjustment on `dev` and write it into `nlp`'s output bias.
+
+    prior: the class distribution (label order of the component); None takes it
+    from the `train` docs. Only exclusive textcat uses it.
+    """
+    adjustment = plan_adjustment(nlp, dev, prior, train, component)
+    layer = output_bias_layer(nlp, adjustment.component)
+    layer.set_param("b", layer.get_param("b") + layer.ops.asarray1f(adjustment.delta.astype("float32")))
+    return adjustment
+
+
+def plan_adjustment(nlp: Language, dev: Sequence[Example], prior: Optional[numpy.ndarray] = None,
+                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None) -> Adjustment:
+    """`adjust_pipeline` without the change: what would be written."""
+    name = textcat_component(nlp, component)
+    labels = list(nlp.get_pipe(name).labels)
+    layer = output_bias_layer(nlp, name)
+    if not dev:
+        raise ValueError("[hamr] The dev corpus is empty: the adjustment is chosen on it.")
+    check_output_bias(nlp, name, dev, layer)
+    if prior is None:
+        if train is None:
+            raise ValueError("[hamr] Logit adjustment needs the class prior: give the training corpus.")
+        prior = class_prior(train, labels)
+    return choose_adjustment(nlp, name, dev, numpy.asarray(prior, dtype="float64"))
