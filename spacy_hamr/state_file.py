@@ -17,6 +17,7 @@ and `epochs` (int).
 """
 import hashlib
 import os
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterable, List, Union
@@ -49,12 +50,21 @@ def write_state(path: Path, state: HamrState) -> None:
     os.replace(partial, path)
 
 
+WRITTEN_BY = "it is written by the hamr.v1 batcher's state_path setting"
+
+
 def read_state(path: Union[str, Path]) -> Dict[str, numpy.ndarray]:
-    with numpy.load(path) as data:
+    try:
+        data = numpy.load(path)  # allow_pickle stays off: a state file holds plain arrays
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise ValueError(f"{path} is not a HAMR state file ({WRITTEN_BY}): it is not an .npz "
+                         "archive of arrays.") from None
+    if not isinstance(data, numpy.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a HAMR state file ({WRITTEN_BY}): it holds one array, not an archive.")
+    with data:
         missing = {"fingerprint", "hardness", "last_loss", "last_weight", "visits", "epoch_losses"} - set(data)
         if missing:
-            raise ValueError(f"{path} is not a HAMR state file (no {', '.join(sorted(missing))}): "
-                             "it is written by the hamr.v1 batcher's state_path setting.")
+            raise ValueError(f"{path} is not a HAMR state file (no {', '.join(sorted(missing))}): {WRITTEN_BY}.")
         return {key: data[key] for key in data}
 
 

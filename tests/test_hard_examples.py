@@ -142,3 +142,22 @@ def test_ner_report_names_the_entity_type_that_made_it_hard(tmp_path):
         assert record["gold"] == [["Paris", "PER"]]
         assert record["hard_type"] == "PER" and record["suspect"]
         assert ["Paris", "LOC"] in record["predicted"]["entities"]
+
+
+@pytest.mark.parametrize("content", ["text", "pickle", "npy", "npz"])
+def test_a_file_that_is_not_a_state_file_says_so(tmp_path, content):
+    import pickle
+
+    path = tmp_path / "state.npz"
+    if content == "text":
+        path.write_text("epoch,loss\n0,1.5\n")
+    elif content == "pickle":
+        path.write_bytes(pickle.dumps({"hardness": [1, 2]}))
+    elif content == "npy":
+        with path.open("wb") as file_:
+            numpy.save(file_, numpy.zeros(3))
+    else:
+        numpy.savez(path, weights=numpy.zeros(3))
+    with pytest.raises(ValueError, match=r"is not a HAMR state file .*state_path") as err:
+        read_state(path)
+    assert "allow_pickle" not in str(err.value)
