@@ -38,7 +38,8 @@ from .scoring import with_macro_f
 from .errors import HamrWarning, check_numbers
 from .state import HamrState, active_state
 from .status import status
-from .weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
+from .weight_net import MAX_WEIGHT, MIN_WEIGHT
+from .weighting import ClassWeights, InverseFrequency, MetaLearned, Unweighted, check_class_weighting
 
 BLOCK = "[training.before_update] hamr.v1"
 # Typed as Literal so that spaCy's config validation names a bad value.
@@ -226,15 +227,9 @@ class HamrCallback:
         self.meta_every = self.settings["meta_every"] or META_EVERY[task]
         self._previous = ([], numpy.zeros(0, dtype="int64"))
         state.harvest = self._harvest_losses
-        if self.settings["weighting"] == "inverse_frequency":
-            self.static_weights = inverse_frequency_weights(state, self.settings["power"])
-        if self.settings["weighting"] == "class_weights":
-            check_class_labels(self.settings["class_weights"], nlp, self.components)
-            self.book.class_weights = self.settings["class_weights"]
-            table = ", ".join(f"{label} {w:g}" for label, w in sorted(self.book.class_weights.items()))
-            status(f"[hamr] Class weights: {table} (other labels 1)")
+        self.weighting = self._make_weighting(nlp, task, seed)
         # The look-ahead runs for the weight net, for the class rates, or both.
-        self.learns = self.settings["weighting"] == "meta" or self.settings["class_rates"] != "off"
+        self.learns = self.weighting.learns or self.settings["class_rates"] != "off"
         self.macro_meta_loss = self.settings["meta_loss"] == "macro"
         if self.learns:
             self.params = TrainableParams.of_pipeline(nlp, self.exclude)
@@ -249,11 +244,18 @@ class HamrCallback:
             if self.settings["class_rates"] != "off":
                 state.class_rates = ClassRates(state.labels, self.settings["class_rate_lr"],
                                                self.settings["class_rates"], (MIN_WEIGHT, MAX_WEIGHT))
-        if self.settings["weighting"] == "meta":
-            self.net = WeightNet(seed)
-            self.optimizer = make_optimizer(self.net, self.settings["meta_lr"] or META_LR[task],
-                                            self.settings["meta_weight_decay"],
-                                            decoupled=self.settings["meta_decay"] == "decoupled")
+
+    def _make_weighting(self, nlp: Language, task: str, seed: int):
+        """The `weighting` setting's object (spacy_hamr/weighting.py)."""
+        weighting = self.settings["weighting"]
+        if weighting == "inverse_frequency":
+            return InverseFrequency(self.state, self.settings["power"])
+        if weighting == "class_weights":
+            return ClassWeights(self.settings["class_weights"], nlp, self.components, self.book)
+        if weighting == "meta":
+            return MetaLearned(seed, self.settings["meta_lr"] or META_LR[task], self.settings["meta_weight_decay"],
+                               decoupled=self.settings["meta_decay"] == "decoupled")
+        return Unweighted()
 
     def _hold_out_for_meta(self, meta: List[Example], seed: int) -> List[Example]:
         """The training examples that top the meta set up to balance, now held out of training."""
@@ -278,17 +280,7 @@ class HamrCallback:
         self._previous = ([], numpy.zeros(0, dtype="int64"))
 
     def _plain_weights(self, indices: numpy.ndarray):
-        weighting = self.settings["weighting"]
-        if weighting == "inverse_frequency":
-            weights = self.static_weights[indices]
-            return weights, weights
-        losses = filled(self.state.last_loss[indices])
-        if weighting in ("none", "class_weights"):
-            # Class weights act inside the adapters; hardness follows the loss.
-            ratio = losses / max(float(losses.mean()), 1e-12)
-            return numpy.ones(len(indices)), numpy.clip(ratio, MIN_WEIGHT, MAX_WEIGHT)
-        weights = batch_weights(self.net, losses)
-        return weights, weights
+        return self.weighting.weights(indices, filled(self.state.last_loss[indices]))
 
     def _meta_weights(self, nlp: Language, batch: List[Example], indices: numpy.ndarray):
         size = min(self.settings["lookahead_size"], len(batch))
@@ -300,9 +292,8 @@ class HamrCallback:
         self.state.last_loss[indices[sample]] = losses
         if self.state.class_rates is not None:
             self.state.class_rates.accumulate(indices[sample], hypergrad)
-        if self.settings["weighting"] == "meta":
-            _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
-            self.state.step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
+        if self.weighting.learns:
+            self.weighting.learn(losses, hypergrad, self.state.step_log)
         self.state.step_log["meta_loss"].append(meta_loss)
         return self._plain_weights(indices)
 
@@ -380,33 +371,6 @@ def filled(losses: numpy.ndarray) -> numpy.ndarray:
     return numpy.where(known, losses, losses[known].mean() if known.any() else 0.0)
 
 
-def inverse_frequency_weights(state: HamrState, power: float = 1.0) -> numpy.ndarray:
-    """(N / (C n_c)) ** power of each example's (rarest) class, over the whole corpus."""
-    prior = balanced_prior(state.labels, power=0.0)  # 1 / (C n_c) per example
-    return (prior * len(state)) ** power
-
-
-def check_class_weighting(weighting: str, class_weights: Optional[Dict[str, float]],
-                          power: Optional[float]) -> List[str]:
-    """Problems with the class weighting settings: each belongs to one weighting,
-    and is never silently ignored."""
-    problems = []
-    if weighting == "class_weights" and not class_weights:
-        problems.append('weighting = "class_weights" needs a class_weights table, e.g. '
-                        'class_weights = {"rare_label": 5.0} (unlisted labels weigh 1)')
-    if class_weights and weighting != "class_weights":
-        problems.append(f'class_weights only applies with weighting = "class_weights", not {weighting!r}')
-    if power is not None and weighting != "inverse_frequency":
-        problems.append(f'power only applies with weighting = "inverse_frequency", not {weighting!r}')
-    if isinstance(power, (int, float)) and not 0 <= power < float("inf"):
-        problems.append(f"power must be finite and >= 0, got {power}")
-    bad = [f"{label} = {value}" for label, value in (class_weights or {}).items()
-           if isinstance(value, (int, float)) and not (0 <= value < float("inf"))]
-    if bad:
-        problems.append(f"class weights must be finite and >= 0, got {', '.join(bad)}")
-    return problems
-
-
 def check_meta_learning(weighting: str, meta_set: str, class_rates: str, class_rate_lr: float,
                         meta_weight_decay: float) -> List[str]:
     """Problems with the meta-learning settings: none is silently ignored."""
@@ -420,13 +384,3 @@ def check_meta_learning(weighting: str, meta_set: str, class_rates: str, class_r
     if isinstance(meta_weight_decay, (int, float)) and not 0 <= meta_weight_decay < float("inf"):
         problems.append(f"meta_weight_decay must be finite and >= 0, got {meta_weight_decay}")
     return problems
-
-
-def check_class_labels(class_weights: Dict[str, float], nlp: Language, components: Sequence[str]) -> None:
-    """Refuse a class_weights label that no weighted component predicts."""
-    known = sorted({label for name in components for label in nlp.get_pipe(name).labels})
-    unknown = [label for label in class_weights if label not in known]
-    if unknown:
-        raise ValueError(f"{BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
-                         f"{', '.join(components)} does not predict. Its labels: {', '.join(known)}.")
-

@@ -1,83 +1,113 @@
-"""The weight net and its meta-update (HAMR's "how much each example counts").
+"""How the hamr.v1 callback weights a batch: one small object per `weighting`
+setting, behind one interface.
 
-Per-example losses are z-scored within the batch (the net's only input), mapped
-by an MLP 1 -> 100 -> 1 (ReLU; sigmoid output; output bias 0.1) to raw weights,
-which are mean-normalised per batch (mean detached) and clamped to [0.1, 8].
-
-Unlike the reference code, the output layer's weights start at zero, so every
-example starts at weight 1 and only the meta-gradient bends w(z). With PyTorch's
-default init the untrained net already weights examples 0.8-1.2 by their loss,
-in a direction set by the seed; at a meta step every 8 steps it barely moves from
-there, and that random slope then decided the hardness the batcher samples by.
-
-The meta-update follows the first-order one-step look-ahead: after a virtual
-SGD step theta' = theta - eta * sum_i w_i grad l_i, the meta loss changes with
-w_i at rate dL_meta/dw_i = -eta <grad L_meta, grad l_i> / B. These
-hypergradients are back-propagated through w(z) into the net (Adam).
+`weights(indices, losses)` gives a batch's loss weights and the signal the
+batcher's hardness follows, from each example's latest known loss. `learns`
+says whether it needs the look-ahead's hypergradients; a weighting that learns
+receives them at each meta step through `learn(losses, hypergrad, step_log)`.
+A new weighting (say, one that knows the entity type) is a new class here.
 """
-from typing import Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy
-import torch
+from spacy.language import Language
 
-MIN_WEIGHT, MAX_WEIGHT = 0.1, 8.0
-HIDDEN = 100
-OUTPUT_BIAS = 0.1
+from .components import LossBook
+from .labels import balanced_prior
+from .state import HamrState
+from .status import status
+from .weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
-
-class WeightNet(torch.nn.Module):
-    """Maps a z-scored loss to a raw weight logit."""
-
-    def __init__(self, seed: int):
-        super().__init__()
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)  # the net's init follows the HAMR seed, not torch's global stream
-        self.hidden = torch.nn.Linear(1, HIDDEN)
-        self.out = torch.nn.Linear(HIDDEN, 1)
-        torch.random.set_rng_state(generator_state)
-        with torch.no_grad():
-            self.out.weight.zero_()
-            self.out.bias.fill_(OUTPUT_BIAS)
-        self.double()  # tiny net: float64 keeps it exact and deterministic
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.relu(self.hidden(z[:, None])))[:, 0]
+Weights = Tuple[numpy.ndarray, numpy.ndarray]  # (loss weights, hardness signal)
+BLOCK = "[training.before_update] hamr.v1"
 
 
-def zscore(losses: numpy.ndarray) -> numpy.ndarray:
-    """(l - mean) / max(std, 1e-6), population std, as the reference code does."""
-    return (losses - losses.mean()) / max(float(losses.std()), 1e-6)
+class Unweighted:
+    """Every example weighs 1 (weighting = "none", the "without meta-weighting"
+    ablation); the hardness follows the loss relative to the batch's mean."""
+
+    learns = False
+
+    def weights(self, indices: numpy.ndarray, losses: numpy.ndarray) -> Weights:
+        ratio = losses / max(float(losses.mean()), 1e-12)
+        return numpy.ones(len(indices)), numpy.clip(ratio, MIN_WEIGHT, MAX_WEIGHT)
 
 
-def _weights(net: WeightNet, losses: numpy.ndarray) -> torch.Tensor:
-    raw = torch.sigmoid(net(torch.from_numpy(zscore(losses))))
-    return torch.clamp(raw / raw.mean().detach(), MIN_WEIGHT, MAX_WEIGHT)
+class ClassWeights(Unweighted):
+    """A label -> weight table (weighting = "class_weights"). It acts inside the
+    component adapters, where the class lives (an entity type's transitions);
+    per example the weight stays 1 and the hardness follows the loss."""
+
+    def __init__(self, table: Dict[str, float], nlp: Language, components: Sequence[str], book: LossBook):
+        check_class_labels(table, nlp, components)
+        book.class_weights = table
+        listed = ", ".join(f"{label} {w:g}" for label, w in sorted(table.items()))
+        status(f"[hamr] Class weights: {listed} (other labels 1)")
 
 
-def batch_weights(net: WeightNet, losses: numpy.ndarray) -> numpy.ndarray:
-    """The per-example weights of one batch (no gradient)."""
-    with torch.no_grad():
-        return _weights(net, losses).numpy()
+class InverseFrequency:
+    """(N / (C n_c)) ** power of each example's (rarest) class, over the whole
+    corpus (weighting = "inverse_frequency"); the hardness follows the weights."""
+
+    learns = False
+
+    def __init__(self, state: HamrState, power: float):
+        self.static = inverse_frequency_weights(state, power)
+
+    def weights(self, indices: numpy.ndarray, losses: numpy.ndarray) -> Weights:
+        weights = self.static[indices]
+        return weights, weights
 
 
-def meta_step(
-    net: WeightNet, optimizer: torch.optim.Optimizer, losses: numpy.ndarray, hypergrad: numpy.ndarray
-) -> Tuple[float, numpy.ndarray]:
-    """One Adam step of the net along dL_meta/dw; return the surrogate and new weights."""
-    optimizer.zero_grad()
-    weights = _weights(net, losses)
-    # d/dphi sum_i (dL_meta/dw_i) w_i(phi) = dL_meta/dphi to first order.
-    surrogate = (torch.from_numpy(hypergrad) * weights).sum()
-    surrogate.backward()
-    optimizer.step()
-    return float(surrogate.detach()), batch_weights(net, losses)
+class MetaLearned:
+    """HAMR's weight net w(z) of the z-scored loss (weighting = "meta"), one
+    optimiser step along the hypergradient per meta step."""
+
+    learns = True
+
+    def __init__(self, seed: int, learn_rate: float, weight_decay: float, decoupled: bool):
+        self.net = WeightNet(seed)
+        self.optimizer = make_optimizer(self.net, learn_rate, weight_decay, decoupled=decoupled)
+
+    def weights(self, indices: numpy.ndarray, losses: numpy.ndarray) -> Weights:
+        weights = batch_weights(self.net, losses)
+        return weights, weights
+
+    def learn(self, losses: numpy.ndarray, hypergrad: numpy.ndarray, step_log: Dict[str, list]) -> None:
+        _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
+        step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
 
 
-def make_optimizer(net: WeightNet, learn_rate: float, weight_decay: float = 1e-4,
-                   decoupled: bool = False) -> torch.optim.Optimizer:
-    """Adam as the reference code has it (weight decay added to the gradient) or,
-    `decoupled`, AdamW: the hypergradient (RMS about 2e-5 on textcat) is as small
-    as the coupled decay term, which then decides where the net goes."""
-    if decoupled:
-        return torch.optim.AdamW(net.parameters(), lr=learn_rate, weight_decay=weight_decay)
-    return torch.optim.Adam(net.parameters(), lr=learn_rate, weight_decay=weight_decay)
+def inverse_frequency_weights(state: HamrState, power: float = 1.0) -> numpy.ndarray:
+    """(N / (C n_c)) ** power of each example's (rarest) class, over the whole corpus."""
+    prior = balanced_prior(state.labels, power=0.0)  # 1 / (C n_c) per example
+    return (prior * len(state)) ** power
+
+
+def check_class_labels(class_weights: Dict[str, float], nlp: Language, components: Sequence[str]) -> None:
+    """Refuse a class_weights label that no weighted component predicts."""
+    known = sorted({label for name in components for label in nlp.get_pipe(name).labels})
+    unknown = [label for label in class_weights if label not in known]
+    if unknown:
+        raise ValueError(f"{BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
+                         f"{', '.join(components)} does not predict. Its labels: {', '.join(known)}.")
+
+
+def check_class_weighting(weighting: str, class_weights, power) -> List[str]:
+    """Problems with the class weighting settings: each belongs to one weighting,
+    and is never silently ignored."""
+    problems = []
+    if weighting == "class_weights" and not class_weights:
+        problems.append('weighting = "class_weights" needs a class_weights table, e.g. '
+                        'class_weights = {"rare_label": 5.0} (unlisted labels weigh 1)')
+    if class_weights and weighting != "class_weights":
+        problems.append(f'class_weights only applies with weighting = "class_weights", not {weighting!r}')
+    if power is not None and weighting != "inverse_frequency":
+        problems.append(f'power only applies with weighting = "inverse_frequency", not {weighting!r}')
+    if isinstance(power, (int, float)) and not 0 <= power < float("inf"):
+        problems.append(f"power must be finite and >= 0, got {power}")
+    bad = [f"{label} = {value}" for label, value in (class_weights or {}).items()
+           if isinstance(value, (int, float)) and not (0 <= value < float("inf"))]
+    if bad:
+        problems.append(f"class weights must be finite and >= 0, got {', '.join(bad)}")
+    return problems

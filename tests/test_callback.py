@@ -5,12 +5,13 @@ import spacy
 import torch
 from spacy.tokens import DocBin
 
-from spacy_hamr.callback import filled, inverse_frequency_weights, make_hamr_callback, make_loss_pass
+from spacy_hamr.callback import filled, make_hamr_callback, make_loss_pass
 from spacy_hamr.components import LossBook, install, output_is_softmax
 from spacy_hamr.meta import check_meta_labels, read_meta_examples
 from spacy_hamr.errors import HamrWarning
 from spacy_hamr.state import HamrState
-from spacy_hamr.weighting import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
+from spacy_hamr.weighting import inverse_frequency_weights
+from spacy_hamr.weight_net import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
 
 from .conftest import ner_examples, textcat_examples
 from .pipelines import trained_pipeline

@@ -16,7 +16,7 @@ from spacy_hamr.class_rates import ClassRates
 from spacy_hamr.labels import macro_loss_weights, primary_labels
 from spacy_hamr.meta import balanced_meta_indices, make_balanced_meta
 from spacy_hamr.stats import format_statistics
-from spacy_hamr.weighting import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
+from spacy_hamr.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
 
 from .conftest import ner_examples, textcat_examples
 from .pipelines import trained_pipeline
