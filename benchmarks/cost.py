@@ -13,8 +13,7 @@ from statistics import median
 import srsly
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, make_config, run  # noqa: E402 (same folder)
-from spacy_hamr.convert import convert_dataset
+from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
 
 
 def main():
@@ -28,9 +27,7 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     work = args.work / args.dataset
-    corpus = work / "corpus"
-    if not (corpus / "train.spacy").exists():
-        convert_dataset(args.data / args.dataset, corpus)
+    corpus = dataset_corpus(args.data / args.dataset, work)
     times = {"baseline": [], "hamr": []}
     for _ in range(args.repeats):
         for variant in ("baseline", "hamr"):

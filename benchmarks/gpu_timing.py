@@ -10,8 +10,8 @@ measured alternately (plain, hamr, plain, hamr, ...), for several configs.
 Each --run is NAME:CONFIG:CORPUS[:TRANSFORMER]: CORPUS holds train.spacy and
 dev.spacy; TRANSFORMER, for a transformer config, is the local model folder.
 "hamr" is the config with the two HAMR blocks (spacy_hamr.variants), nothing
-else changed. Each run's number of updates is counted by
-benchmarks/eval_logger.py.
+else changed. Each run's number of updates is counted by the
+hamr.eval_log.v1 logger.
 """
 import argparse
 import json
@@ -25,18 +25,16 @@ from statistics import median
 import srsly
 from thinc.api import Config
 
+from spacy_hamr.eval_log import read_eval_log
 from spacy_hamr.variants import variant_config
-
-HERE = Path(__file__).parent
 
 
 def train(config: Path, corpus: Path, output: Path, gpu_id: int, epochs: int, model: str = None):
     log = output.parent / f"{output.name}_log.jsonl"
-    logger = json.dumps({"@loggers": "hamr_bench.eval_jsonl.v1", "path": str(log)})
+    logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
     cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output),
            "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy"),
-           "--training.max_epochs", str(epochs), "--gpu-id", str(gpu_id),
-           "--code", str(HERE / "eval_logger.py"), "--training.logger", logger]
+           "--training.max_epochs", str(epochs), "--gpu-id", str(gpu_id), "--training.logger", logger]
     if model:
         cmd += ["--components.transformer.model.name", model]
     start = time.perf_counter()
@@ -44,7 +42,7 @@ def train(config: Path, corpus: Path, output: Path, gpu_id: int, epochs: int, mo
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return seconds, json.loads(log.read_text(encoding="utf8").splitlines()[-1])["updates"]
+    return seconds, read_eval_log(log)[1]
 
 
 def device_name(gpu_id: int) -> str:

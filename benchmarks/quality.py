@@ -1,4 +1,4 @@
-"""Test macro-F1 and smallest-class F1 of HAMR against baselines, several seeds.
+"""Test (and dev) macro-F1 and smallest-class F1 of HAMR against baselines, several seeds.
 
     python benchmarks/quality.py --dataset cyclone_idai_2019 --pipeline textcat \
         --epochs 8 --seeds 0 1 2 --variants baseline oversample hamr --out results/quality_idai.json
@@ -6,7 +6,10 @@
 Each variant is the config `spacy init config -p PIPELINE -o efficiency` makes,
 with only [training.batcher] / [training.before_update] changed
 (spacy_hamr.variants.VARIANTS; "baseline" is the plain config);
-trained with `python -m spacy train`, model-best evaluated on test.
+trained with `python -m spacy train`, model-best evaluated on test and dev.
+`--set` adds settings to the variants' blocks and `--name` stores the arm under
+another name (one variant with several settings). Each row has the run's
+number of updates (the hamr.eval_log.v1 logger counts them) and per-class F1.
 """
 import argparse
 import json
@@ -20,6 +23,7 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.convert import convert_dataset
+from spacy_hamr.eval_log import read_eval_log
 from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.variants import VARIANTS, variant_config
 
@@ -33,19 +37,28 @@ def run(cmd, **kwargs):
     return result.stdout
 
 
-def make_config(work: Path, pipeline: str, variant: str, extra: dict) -> Path:
+def dataset_corpus(data: Path, work: Path) -> Path:
+    """work/corpus with the dataset in data/ converted to .spacy (once)."""
+    corpus = work / "corpus"
+    if not (corpus / "test.spacy").exists():
+        convert_dataset(data, corpus)
+    return corpus
+
+
+def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None) -> Path:
     base = work / f"{pipeline}.cfg"
     if not base.exists():
         run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
     config = variant_config(Config().from_disk(base, interpolate=False), variant,
                             extra.get("batcher"), extra.get("callback"))
-    path = work / f"{pipeline}_{variant}.cfg"
+    path = work / f"{pipeline}_{name or variant}.cfg"
     config.to_disk(path)
     return path
 
 
-def scores(metrics: dict, minority: str) -> dict:
-    return {"macro_f1": macro_f1(metrics), "minority_f1": per_class_f1(metrics).get(minority, 0.0)}
+def scores(metrics: dict, minority: str, prefix: str = "") -> dict:
+    return {f"{prefix}macro_f1": macro_f1(metrics), f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
+            f"{prefix}per_class_f1": per_class_f1(metrics)}
 
 
 def main():
@@ -58,6 +71,7 @@ def main():
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_bench"))
     parser.add_argument("--set", nargs="*", default=[], help="extra settings: batcher.KEY=JSON or callback.KEY=JSON")
+    parser.add_argument("--name", help="store the (single) variant under this name")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -67,25 +81,38 @@ def main():
         block, name = key.split(".", 1)
         extra[block][name] = json.loads(value)
     work = args.work / args.dataset
-    corpus = work / "corpus"
-    if not (corpus / "test.spacy").exists():
-        convert_dataset(args.data / args.dataset, corpus)
+    corpus = dataset_corpus(args.data / args.dataset, work)
     minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))
     results = srsly.read_json(args.out) if args.out.exists() else {}
+    if args.name and len(args.variants) != 1:
+        parser.error("--name stores one variant: give a single --variants")
     for variant in args.variants:
-        cfg = make_config(work, args.pipeline, variant, extra)
+        arm = args.name or variant
+        cfg = make_config(work, args.pipeline, variant, extra, arm)
         for seed in args.seeds:
-            out = work / f"{variant}_s{seed}"
+            out = work / f"{arm}_s{seed}"
+            log = out.parent / f"{arm}_s{seed}_log.jsonl"
+            logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
+            # HAMR's batcher logs each epoch's draws (class shares) beside the run.
+            hamr_log = [] if VARIANTS[variant][0].get("@batchers") != "hamr.v1" else [
+                "--training.batcher.log_path", out.parent / f"{arm}_s{seed}_hamr.jsonl"]
+            for path in hamr_log[1:]:
+                path.unlink(missing_ok=True)
             start = time.perf_counter()
             run([sys.executable, "-m", "spacy", "train", cfg, "--output", out,
                  "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-                 "--training.max_epochs", args.epochs, "--system.seed", seed])
+                 "--training.max_epochs", args.epochs, "--system.seed", seed,
+                 "--training.logger", logger, *hamr_log])
             seconds = time.perf_counter() - start
-            run([sys.executable, "-m", "spacy", "evaluate", out / "model-best", corpus / "test.spacy",
-                 "--output", out / "test.json"])
-            row = {**scores(srsly.read_json(out / "test.json"), minority), "train_seconds": seconds}
-            results.setdefault(variant, {})[str(seed)] = row
-            print(json.dumps({"variant": variant, "seed": seed, **row}), flush=True)
+            for split in ("test", "dev"):
+                run([sys.executable, "-m", "spacy", "evaluate", out / "model-best", corpus / f"{split}.spacy",
+                     "--output", out / f"{split}.json"])
+            updates = read_eval_log(log)[1]
+            row = {**scores(srsly.read_json(out / "test.json"), minority),
+                   **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
+                   "updates": updates, "train_seconds": seconds, "settings": extra}
+            results.setdefault(arm, {})[str(seed)] = row
+            print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             srsly.write_json(args.out, results)
     for variant, by_seed in results.items():

@@ -5,10 +5,13 @@ import sys
 
 import numpy
 import pytest
+import spacy
 
 REGISTERED = [
     ("batchers", "hamr.v1", "spacy_hamr.batcher"),
     ("callbacks", "hamr.v1", "spacy_hamr.callback"),
+    ("callbacks", "hamr.logit_adjustment.v1", "spacy_hamr.adjust_on_save"),
+    ("loggers", "hamr.eval_log.v1", "spacy_hamr.eval_log"),
     ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.embedders"),
     ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.embedders"),
     ("misc", "hamr.npy_embedder.v1", "spacy_hamr.embedders"),
@@ -48,12 +51,20 @@ def test_registered_function_builds_a_working_object(reg, name, module, tmp_path
     write_corpus(tmp_path / "x.spacy", examples)
     numpy.save(tmp_path / "x.npy", numpy.arange(24, dtype="f").reshape(12, 2))
     required = {("batchers", "hamr.v1"): {"size": 100},
-                ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"}}
+                ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"},
+                ("loggers", "hamr.eval_log.v1"): {"path": tmp_path / "eval.jsonl"}}
     built = getattr(registry, reg).get(name)(**required.get((reg, name), {}))
     if reg == "batchers":
         assert sum(len(batch) for batch in built(examples)) == 15  # 1.2 N draws
-    elif reg == "callbacks":
+    elif name == "hamr.v1":
         assert isinstance(built, HamrCallback)  # it needs a training run: test_callback_cli.py
+    elif reg == "callbacks":  # before_to_disk: test_adjust.py saves with it
+        assert built.__name__ == "before_to_disk"
+    elif reg == "loggers":
+        log_step, finalize = built(spacy.blank("en"))
+        log_step(None)
+        finalize()
+        assert (tmp_path / "eval.jsonl").read_text() == '{"updates": 1}\n'
     elif name == "hamr.doc_vectors_embedder.v1":
         with pytest.raises(ValueError, match="no word vectors"):
             built(examples)

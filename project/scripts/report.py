@@ -20,7 +20,8 @@ PAPER = {
     "mit_restaurant": (81.1, 80.4, "Dice loss"), "hurricane_irma_2017": (73.4, 72.7, "inverse class frequency"),
     "cyclone_idai_2019": (65.7, 63.8, "inverse class frequency"), "sst5": (57.0, 56.3, "inverse class frequency"),
 }
-RUN_ORDER = ["baseline", "hamr", "oversample", "sqrt_oversample", "inverse_freq",
+RUN_ORDER = ["baseline", "hamr", "oversample", "uniform_draws", "baseline_adjusted", "hamr_adjusted",
+             "sqrt_oversample", "inverse_freq",
              "hamr_no_resample", "hamr_no_meta", "hamr_no_boost", "hamr_reference", "hamr_global_decay"]
 
 
@@ -43,6 +44,8 @@ def collect(metrics_dir: Path, corpus: Path):
                 "macro_f1": round(mean(macros), 2), "macro_f1_std": round(pstdev(macros), 2),
                 "minority_f1": round(mean(c.get(minority, 0.0) for c in classes), 2),
                 "seeds": len(rows), "train_seconds": round(mean(m["train_seconds"] for m in rows), 1),
+                # Runs trained before the project logged updates have none.
+                "updates": round(mean(m["updates"] for m in rows)) if all(m.get("updates") for m in rows) else None,
             }
             per_class[dataset][run] = {label: mean(c.get(label, 0.0) for c in classes) for label in counts[dataset]}
     return summary, per_class, counts
@@ -66,6 +69,12 @@ def markdown(summary: dict, counts: dict, epochs: str) -> str:
               "the meta set, and spacy-hamr's measured defaults (per-visit EMA hardness, class-balanced "
               "(textcat) or square-root (NER) base rate, a meta step every 8 (textcat) or 16 (NER) steps, "
               "a weight net that starts at uniform weights). The paper's numbers come from a secondary summary."]
+    if any((r or {}).get("updates") for by_run in summary.values() for r in by_run.values()):
+        lines += ["", "Updates (optimizer steps) per run, mean over seeds:", "",
+                  "| dataset | " + " | ".join(runs) + " |", "|" + "---|" * (len(runs) + 1)]
+        for dataset, by_run in summary.items():
+            cells = [str((by_run.get(run) or {}).get("updates") or "") for run in runs]
+            lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
     lines += ["", "How to read this table: [docs/results.md](../../docs/results.md#reading-the-report)."]
     comparison = compare_hamr(summary)
     return "\n".join(lines + ([""] + [comparison] if comparison else [])) + "\n"

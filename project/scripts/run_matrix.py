@@ -3,10 +3,12 @@ metrics file is kept and the run skipped).
 
 Each run's config is the backbone's base config (from `spacy init config`)
 with that run's two blocks (spacy_hamr.variants), written to configs/runs/.
-Per run: training/<backbone>/<dataset>/<run>_s<seed>/, and the test metrics
-metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds` added.
+Per run: training/<backbone>/<dataset>/<run>_s<seed>/ (with eval_log.jsonl: every
+evaluation and the number of updates), and the test metrics
+metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds` and `updates` added.
 """
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -17,7 +19,8 @@ from thinc.api import Config
 
 from spacy_hamr.convert import read_records, is_ner
 from spacy_hamr.embedders import default_model_path
-from spacy_hamr.variants import variant_config
+from spacy_hamr.eval_log import read_eval_log
+from spacy_hamr.variants import VARIANTS, variant_config
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
 
@@ -28,6 +31,9 @@ def pipeline_of(dataset: str, assets: Path) -> str:
 
 def run_one(args, dataset: str, run: str, seed: int) -> None:
     pipeline = pipeline_of(dataset, args.assets)
+    if pipeline == "ner" and VARIANTS[run].textcat_only:
+        print(f"[matrix] {dataset} {run}: textcat only, skipped for NER", flush=True)
+        return
     metrics = args.metrics / args.backbone / dataset / f"{run}_s{seed}.json"
     if metrics.exists():
         print(f"[matrix] {dataset} {run} seed {seed}: done already ({metrics})", flush=True)
@@ -45,6 +51,10 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
     if args.backbone == "trf":
         # The configs name the model; the weights are the installed offline copy.
         cmd += ["--components.transformer.model.name", default_model_path()]
+    # spaCy's console table, and every evaluation with the run's number of updates (eval_log.jsonl).
+    cmd += ["--training.logger", json.dumps({
+        "@loggers": "spacy.ChainLogger.v1", "logger1": {"@loggers": "spacy.ConsoleLogger.v1", "progress_bar": False},
+        "logger2": {"@loggers": "hamr.eval_log.v1", "path": str(output / "eval_log.jsonl")}})]
     if run.startswith(HAMR_LOGGED):
         log = output / "hamr_log.jsonl"
         log.unlink(missing_ok=True)
@@ -61,6 +71,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
                    stdout=subprocess.DEVNULL)
     result = srsly.read_json(metrics)
     result["train_seconds"] = seconds
+    result["updates"] = read_eval_log(output / "eval_log.jsonl")[1]
     srsly.write_json(metrics, result)
 
 
