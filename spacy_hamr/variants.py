@@ -1,19 +1,32 @@
 """The comparison's runs as config edits: full HAMR, the paper's ablations and
 the static baselines a user would otherwise pick. Each changes only
-[training.batcher] and [training.before_update] of a config.
+[training.batcher] and [training.before_update] of a config, and the
+logit-adjusted runs also [training.before_to_disk].
 
     python -m spacy hamr variant-config base.cfg hamr_no_boost out.cfg
 """
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional
 
 from thinc.api import Config
 
 HAMR_BATCHER = {"@batchers": "hamr.v1"}
 HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
 META_DESIGN = {"meta_set": "balanced", "meta_decay": "decoupled"}
+# Saves model-best logit-adjusted (textcat only): spacy_hamr/adjust_on_save.py.
+LOGIT_ADJUSTMENT = {"@callbacks": "hamr.logit_adjustment.v1"}
 
-# name -> (batcher keys to set, before_update block or None)
-VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
+
+class Variant(NamedTuple):
+    batcher: Dict  # keys set in [training.batcher]
+    callback: Optional[Dict]  # [training.before_update], None: left as it is
+    before_to_disk: Optional[Dict] = None  # [training.before_to_disk], None: left as it is
+
+    @property
+    def textcat_only(self) -> bool:
+        return self.before_to_disk == LOGIT_ADJUSTMENT
+
+
+_VARIANTS = {
     "baseline": ({}, None),
     "hamr": (HAMR_BATCHER, HAMR_CALLBACK),
     "hamr_no_resample": ({**HAMR_BATCHER, "resample": False}, HAMR_CALLBACK),
@@ -37,9 +50,16 @@ VARIANTS: Dict[str, Tuple[Dict, Optional[Dict]]] = {
     "hamr_class_rates_dev_only": (HAMR_BATCHER, {**HAMR_CALLBACK, "weighting": "none", "meta_loss": "macro",
                                                  "class_rates": "loss"}),
     "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
+    # The plain config with HAMR's number of draws (1.2 N uniform draws per epoch, with
+    # replacement): the control that keeps extra updates from counting as HAMR's gain.
+    "uniform_draws": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 1.0}, None),
     "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
+    # Post-hoc logit adjustment (tau on dev) of the plain config and of HAMR.
+    "baseline_adjusted": ({}, None, LOGIT_ADJUSTMENT),
+    "hamr_adjusted": (HAMR_BATCHER, HAMR_CALLBACK, LOGIT_ADJUSTMENT),
 }
+VARIANTS: Dict[str, Variant] = {name: Variant(*blocks) for name, blocks in _VARIANTS.items()}
 
 
 def variant_config(base: Config, name: str, batcher_extra: Optional[Dict] = None,
@@ -47,9 +67,11 @@ def variant_config(base: Config, name: str, batcher_extra: Optional[Dict] = None
     """A copy of `base` (loaded with interpolate=False) with variant `name`'s two blocks."""
     if name not in VARIANTS:
         raise ValueError(f"Unknown variant {name!r}; choose from {', '.join(VARIANTS)}.")
-    batcher, callback = VARIANTS[name]
+    variant = VARIANTS[name]
     config = base.copy()
-    config["training"]["batcher"].update({**batcher, **(batcher_extra or {})})
-    if callback is not None:
-        config["training"]["before_update"] = {**callback, **(callback_extra or {})}
+    config["training"]["batcher"].update({**variant.batcher, **(batcher_extra or {})})
+    if variant.callback is not None:
+        config["training"]["before_update"] = {**variant.callback, **(callback_extra or {})}
+    if variant.before_to_disk is not None:
+        config["training"]["before_to_disk"] = dict(variant.before_to_disk)
     return config

@@ -18,12 +18,14 @@ def test_variant_changes_only_the_two_blocks_and_resolves(name):
         if section != "training":
             assert config[section] == base[section]
     for key in config["training"]:
-        if key not in ("batcher", "before_update"):
+        if key not in ("batcher", "before_update", "before_to_disk"):
             assert config["training"][key] == base["training"][key]
-    blocks = {"batcher": config["training"]["batcher"], "callback": config["training"]["before_update"]}
+    blocks = {"batcher": config["training"]["batcher"], "callback": config["training"]["before_update"],
+              "on_save": config["training"]["before_to_disk"]}
     resolved = registry.resolve(Config(blocks))
     assert callable(resolved["batcher"])
-    assert (resolved["callback"] is None) == (VARIANTS[name][1] is None)
+    assert (resolved["callback"] is None) == (VARIANTS[name].callback is None)
+    assert (resolved["on_save"] is None) == (VARIANTS[name].before_to_disk is None)
 
 
 def test_unknown_variant_is_named():
