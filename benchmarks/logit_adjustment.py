@@ -9,11 +9,16 @@ prior and, for HAMR runs, also the class shares of HAMR's draws.
         --runs baseline hamr --seeds 0 1 --out benchmarks/results/logit_adjustment.json
 
 Reads the runs benchmarks/quality.py trained (WORK/DATASET/RUN_sSEED/model-best).
+`--summarise` prints, per dataset, each arm's mean macro-F1 and smallest-class F1
+and the paired differences (mean and standard error over seeds) against
+class-balanced oversampling, from the results file alone.
 """
 import argparse
 import json
+import math
 import time
 from pathlib import Path
+from statistics import mean, stdev
 
 import spacy
 import srsly
@@ -29,14 +34,39 @@ def scores_on(nlp, test, minority):
     return {"macro_f1": macro_f1(metrics), "minority_f1": per_class_f1(metrics).get(minority, 0.0)}
 
 
+# The arms of the comparison: (run, how its model-best is read).
+ARMS = [("baseline", "as_trained"), ("baseline", "train_prior"), ("oversample", "as_trained"),
+        ("hamr", "as_trained"), ("hamr", "train_prior"), ("hamr", "draws_prior")]
+
+
+def summarise(results: dict) -> None:
+    for dataset, runs in results.items():
+        seeds = sorted(set.intersection(*(set(runs.get(run, {})) for run, _ in ARMS)), key=int)
+        print(f"{dataset}: seeds {', '.join(seeds)}")
+        reference = [runs["oversample"][s]["as_trained"]["macro_f1"] for s in seeds]
+        for run, reading in ARMS:
+            rows = [runs[run][s][reading] for s in seeds]
+            diffs = [r["macro_f1"] - o for r, o in zip(rows, reference)]
+            se = stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+            taus = [r["tau"] for r in rows if "tau" in r]
+            print(f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
+                  f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {mean(diffs):+5.1f} (SE {se:.1f})"
+                  + (f"  tau {mean(taus):.2f}" if taus else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--dataset")
+    parser.add_argument("--work", type=Path)
     parser.add_argument("--runs", nargs="+", default=["baseline", "hamr"])
-    parser.add_argument("--seeds", type=int, nargs="+", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--summarise", action="store_true", help="print the paired summary of --out and stop")
     args = parser.parse_args()
+    if args.summarise:
+        return summarise(srsly.read_json(args.out))
+    if not (args.dataset and args.work and args.seeds):
+        parser.error("--dataset, --work and --seeds are needed to score runs")
     work = args.work / args.dataset
     corpus = work / "corpus"
     minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))
