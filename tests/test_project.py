@@ -45,8 +45,11 @@ def test_smoke_workflow(tmp_path):
         assert {"baseline", "hamr", "oversample", "inverse_freq", "hamr_no_resample", "hamr_no_meta",
                 "hamr_no_boost"} <= set(runs)
         for row in runs.values():
-            assert set(row) == {"macro_f1", "macro_f1_std", "minority_f1", "seeds", "train_seconds"}
-            assert 0.0 <= row["macro_f1"] <= 100.0 and row["seeds"] == 1
+            assert set(row) == {"macro_f1", "macro_f1_std", "minority_f1", "seeds", "train_seconds", "updates"}
+            assert 0.0 <= row["macro_f1"] <= 100.0 and row["seeds"] == 1 and row["updates"] > 0
+        # HAMR draws 1.2 N examples an epoch where the plain config takes N; the report counts both.
+        assert runs["hamr"]["updates"] > runs["baseline"]["updates"]
+    assert "Updates (optimizer steps) per run" in (project / "smoke" / "results" / "summary.md").read_text()
     assert "paper HAMR" in (project / "smoke" / "results" / "summary.md").read_text()
     for plot in ("per_class_f1.png", "weight_vs_loss.png", "sampling_share.png"):
         assert (project / "smoke" / "results" / plot).stat().st_size > 10_000
