@@ -18,7 +18,7 @@ multilabel), which `check_output_bias` verifies on the model before any change.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 import srsly
@@ -46,8 +46,8 @@ class Adjustment:
     """What `choose_adjustment` found: the bias shift and the dev macro-F1 it gives."""
 
     component: str
+    layer: Model = field(repr=False)  # the layer whose bias takes the shift
     delta: numpy.ndarray  # per label, in the pipe's label order
-    labels: List[str]
     before: float  # dev macro-F1 (points) without the shift
     after: float  # and with it
     tau: Optional[float] = None  # exclusive textcat
@@ -119,10 +119,15 @@ def draws_prior(log_path, labels: Sequence[str]) -> numpy.ndarray:
     return prior / prior.sum()
 
 
-def predict(nlp: Language, examples: Sequence[Example]) -> List[Example]:
-    """The dev examples with the pipeline's predictions."""
+def predict(nlp: Language, examples: Sequence[Example], labels: Sequence[str]) -> Tuple[List[Example], numpy.ndarray]:
+    """The examples with the pipeline's predictions, and the (N, labels) scores."""
     docs = nlp.pipe([eg.predicted.copy() for eg in examples])
-    return [Example(doc, eg.reference) for doc, eg in zip(docs, examples)]
+    predicted = [Example(doc, eg.reference) for doc, eg in zip(docs, examples)]
+    return predicted, numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in predicted])
+
+
+def is_exclusive(pipe: TextCategorizer) -> bool:
+    return not isinstance(pipe, MultiLabel_TextCategorizer)
 
 
 def shifted(probs: numpy.ndarray, delta: numpy.ndarray, exclusive: bool) -> numpy.ndarray:
@@ -136,33 +141,30 @@ def shifted(probs: numpy.ndarray, delta: numpy.ndarray, exclusive: bool) -> nump
     return 1.0 / (1.0 + numpy.exp(-(numpy.log(p / (1 - p)) + delta)))
 
 
-def macro_f1(pipe: TextCategorizer, examples: Sequence[Example], probs: numpy.ndarray) -> Dict:
+def textcat_scores(pipe: TextCategorizer, examples: Sequence[Example], probs: numpy.ndarray) -> Dict:
     """spaCy's own textcat scores of `examples` with the predictions `probs`."""
     labels = list(pipe.labels)
     for eg, row in zip(examples, probs):
         eg.predicted.cats.update({label: float(p) for label, p in zip(labels, row)})
-    multilabel = isinstance(pipe, MultiLabel_TextCategorizer)
+    multilabel = not is_exclusive(pipe)
     return Scorer.score_cats(examples, "cats", labels=labels, multi_label=multilabel,
                              threshold=pipe.cfg.get("threshold", 0.5) if multilabel else None)
 
 
-def choose_adjustment(nlp: Language, name: str, dev: Sequence[Example], prior: numpy.ndarray) -> Adjustment:
+def choose_adjustment(pipe: TextCategorizer, layer: Model, predicted: Sequence[Example], probs: numpy.ndarray,
+                      prior: numpy.ndarray) -> Adjustment:
     """The bias shift that maximises dev macro-F1 (tau over TAUS; multilabel: each
-    label's threshold over THRESHOLDS, ties going to the component's own)."""
-    pipe = nlp.get_pipe(name)
+    label's threshold over THRESHOLDS, ties going to the component's own), from
+    the dev predictions `probs`."""
     labels = list(pipe.labels)
-    check_dev_labels(dev, labels, name)
-    predicted = predict(nlp, dev)
-    probs = numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in predicted])
-    exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
-    before = 100 * macro_f1(pipe, predicted, probs)["cats_macro_f"]
-    if exclusive:
+    before = 100 * textcat_scores(pipe, predicted, probs)["cats_macro_f"]
+    if is_exclusive(pipe):
         log_prior = numpy.log(prior)
-        scores = [100 * macro_f1(pipe, predicted, shifted(probs, -tau * log_prior, True))["cats_macro_f"]
+        scores = [100 * textcat_scores(pipe, predicted, shifted(probs, -tau * log_prior, True))["cats_macro_f"]
                   for tau in TAUS]
         best = int(numpy.argmax(scores))  # the smallest tau among equals
         tau = float(TAUS[best])
-        return Adjustment(name, -tau * log_prior, labels, before, scores[best], tau=tau)
+        return Adjustment(pipe.name, layer, -tau * log_prior, before, scores[best], tau=tau)
     t0 = float(pipe.cfg.get("threshold", 0.5))
     logit = lambda t: numpy.log(t / (1 - t))  # noqa: E731
     delta = numpy.zeros(len(labels))
@@ -172,12 +174,13 @@ def choose_adjustment(nlp: Language, name: str, dev: Sequence[Example], prior: n
         for t in THRESHOLDS:
             trial = delta.copy()
             trial[j] = logit(t0) - logit(t)
-            per_label.append(macro_f1(pipe, predicted, shifted(probs, trial, False))["cats_f_per_type"][label]["f"])
+            scores = textcat_scores(pipe, predicted, shifted(probs, trial, False))
+            per_label.append(scores["cats_f_per_type"][label]["f"])
         order = sorted(range(len(THRESHOLDS)), key=lambda k: (-per_label[k], abs(THRESHOLDS[k] - t0)))
         thresholds[label] = float(THRESHOLDS[order[0]])
         delta[j] = logit(t0) - logit(thresholds[label])
-    after = 100 * macro_f1(pipe, predicted, shifted(probs, delta, False))["cats_macro_f"]
-    return Adjustment(name, delta, labels, before, after, thresholds=thresholds)
+    after = 100 * textcat_scores(pipe, predicted, shifted(probs, delta, False))["cats_macro_f"]
+    return Adjustment(pipe.name, layer, delta, before, after, thresholds=thresholds)
 
 
 def check_dev_labels(dev: Sequence[Example], labels: Sequence[str], name: str) -> None:
@@ -187,30 +190,31 @@ def check_dev_labels(dev: Sequence[Example], labels: Sequence[str], name: str) -
                          "so nothing can be chosen on it.")
 
 
+def shift_bias(layer: Model, delta: numpy.ndarray) -> None:
+    """Add delta (host array, per label) to the layer's bias, on the layer's device."""
+    layer.set_param("b", layer.get_param("b") + layer.ops.asarray1f(delta.astype("float32")))
+
+
 @contextmanager
 def shifted_bias(layer: Model, delta: numpy.ndarray) -> Iterator[None]:
     """The output bias shifted by delta inside the block, restored exactly after."""
     original = layer.get_param("b").copy()
-    layer.set_param("b", original + layer.ops.asarray1f(delta.astype("float32")))
+    shift_bias(layer, delta)
     try:
         yield
     finally:
         layer.set_param("b", original)
 
 
-def check_output_bias(nlp: Language, name: str, dev: Sequence[Example], layer: Model) -> None:
+def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], before: numpy.ndarray,
+                      layer: Model) -> None:
     """Refuse a model whose output bias does not act as logit biases: a small
-    shift must change the predictions as `shifted` says."""
+    shift must change the predictions `before` of `sample` as `shifted` says."""
     pipe = nlp.get_pipe(name)
-    sample = dev[:CHECK_DOCS]
     probe = numpy.linspace(-0.5, 0.5, len(pipe.labels))
-    exclusive = not isinstance(pipe, MultiLabel_TextCategorizer)
-    labels = list(pipe.labels)
-    read = lambda egs: numpy.array([[eg.predicted.cats.get(l, 0.0) for l in labels] for eg in egs])  # noqa: E731
-    before = read(predict(nlp, sample))
     with shifted_bias(layer, probe):
-        after = read(predict(nlp, sample))
-    if not numpy.allclose(after, shifted(before, probe, exclusive), atol=1e-3):
+        _, after = predict(nlp, sample, pipe.labels)
+    if not numpy.allclose(after, shifted(before, probe, is_exclusive(pipe)), atol=1e-3):
         raise ValueError(f"[hamr] The output bias of {name!r} ({architecture(nlp, name)}) does not act "
                          "on the output logits, so logit adjustment cannot be folded into it.")
 
@@ -223,8 +227,7 @@ def adjust_pipeline(nlp: Language, dev: Sequence[Example], prior: Optional[numpy
     from the `train` docs. Only exclusive textcat uses it.
     """
     adjustment = plan_adjustment(nlp, dev, prior, train, component)
-    layer = output_bias_layer(nlp, adjustment.component)
-    layer.set_param("b", layer.get_param("b") + layer.ops.asarray1f(adjustment.delta.astype("float32")))
+    shift_bias(adjustment.layer, adjustment.delta)
     return adjustment
 
 
@@ -232,13 +235,15 @@ def plan_adjustment(nlp: Language, dev: Sequence[Example], prior: Optional[numpy
                     train: Optional[Sequence[Doc]] = None, component: Optional[str] = None) -> Adjustment:
     """`adjust_pipeline` without the change: what would be written."""
     name = textcat_component(nlp, component)
-    labels = list(nlp.get_pipe(name).labels)
+    pipe = nlp.get_pipe(name)
     layer = output_bias_layer(nlp, name)
     if not dev:
         raise ValueError("[hamr] The dev corpus is empty: the adjustment is chosen on it.")
-    check_output_bias(nlp, name, dev, layer)
+    check_dev_labels(dev, pipe.labels, name)
+    predicted, probs = predict(nlp, dev, pipe.labels)
+    check_output_bias(nlp, name, dev[:CHECK_DOCS], probs[:CHECK_DOCS], layer)
     if prior is None:
         if train is None:
             raise ValueError("[hamr] Logit adjustment needs the class prior: give the training corpus.")
-        prior = class_prior(train, labels)
-    return choose_adjustment(nlp, name, dev, numpy.asarray(prior, dtype="float64"))
+        prior = class_prior(train, pipe.labels)
+    return choose_adjustment(pipe, layer, predicted, probs, numpy.asarray(prior, dtype="float64"))

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 from spacy.language import Language
 
-from .adjust import output_bias_layer, plan_adjustment, shifted_bias
+from .adjust import plan_adjustment, shifted_bias
 from .meta import read_examples
 from .status import status
 
@@ -43,12 +43,11 @@ def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Pa
                 raise ValueError(f"{BLOCK}: the dev corpus {where} is empty.")
             corpora["train"] = [eg.reference for eg in read_examples(nlp, prior_path, "train_corpus")[0]]
         adjustment = plan_adjustment(nlp, corpora["dev"], train=corpora["train"], component=component)
-        layer = output_bias_layer(nlp, adjustment.component)
         save = nlp.to_disk
 
         def save_adjusted(path, *, exclude=tuple()):
             del nlp.to_disk  # one save only: the next checkpoint chooses again
-            with shifted_bias(layer, adjustment.delta):
+            with shifted_bias(adjustment.layer, adjustment.delta):
                 save(path, exclude=exclude)
 
         nlp.to_disk = save_adjusted
