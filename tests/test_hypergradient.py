@@ -16,11 +16,11 @@ from .pipelines import trained_pipeline
 INNER_LR = {"textcat_cnn": 2e-4, "textcat_bow": 2e-4, "multilabel": 2e-4, "ner": 1e-6}
 
 
-def brute_force(nlp, book, params, batch, meta_batch, inner_lr, directions=None, meta_weights=None):
+def brute_force(run, params, batch, meta_batch, inner_lr, directions=None, meta_weights=None):
     """dL_meta/dw along each direction (default: each w_i) by actually stepping
-    theta - eta/B * sum_j w_j grad l_j with w = 1 +- direction. The meta loss is
-    the mean, or the weighted mean with `meta_weights` (the macro loss)."""
-    run = make_loss_pass(nlp, book, params)
+    theta - eta/B * sum_j w_j grad l_j with w = 1 +- direction, through the loss
+    pass `run`. The meta loss is the mean, or the weighted mean with
+    `meta_weights` (the macro loss)."""
     if directions is None:
         directions = numpy.eye(len(batch))
     out = []
@@ -28,10 +28,7 @@ def brute_force(nlp, book, params, batch, meta_batch, inner_lr, directions=None,
         meta = []
         for delta in (+1.0, -1.0):
             with frozen_randomness() as reset:  # the same parser dropout masks as the estimate
-                weights = 1.0 + delta * direction
-                book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
-                _, grads = run(batch, True)
-                book.weights = {}
+                _, grads = run(batch, True, 1.0 + delta * direction)
                 step = Perturbation(params, grads, 1.0 / len(batch))
                 step.apply(-inner_lr)
                 reset()
@@ -48,7 +45,7 @@ def test_estimate_matches_brute_force(kind):
     batch, meta_batch = examples[:12], examples[30:46]
     losses, estimate, meta_loss = hypergradient(make_loss_pass(nlp, book, params), params, batch,
                                                 meta_batch, fd_step=1e-4, inner_lr=INNER_LR[kind])
-    exact = brute_force(nlp, book, params, batch, meta_batch, INNER_LR[kind])
+    exact = brute_force(make_loss_pass(nlp, book, params), params, batch, meta_batch, INNER_LR[kind])
     assert numpy.std(exact) > 0
     # The estimate is the derivative of the meta batch's summed loss; brute force measures the mean's.
     exact *= len(meta_batch)
@@ -74,7 +71,8 @@ def test_class_sums_match_brute_force(kind, macro):
     rates = ClassRates(corpus_labels([eg.reference for eg in batch]), 0.1, "loss", (0.1, 8.0))
     rates.accumulate(numpy.arange(len(batch)), estimate)
     directions = numpy.array([rates.class_of == k for k in range(len(rates.classes))], dtype="float64")
-    exact = brute_force(nlp, book, params, batch, meta_batch, INNER_LR[kind], directions, meta_weights)
+    exact = brute_force(make_loss_pass(nlp, book, params), params, batch, meta_batch, INNER_LR[kind], directions,
+                        meta_weights)
     assert len(rates.classes) >= 2 and numpy.abs(exact).max() > 0
     exact *= len(meta_batch)
     numpy.testing.assert_allclose(rates._sum, exact, rtol=0.1, atol=0.05 * numpy.abs(exact).max())
