@@ -94,7 +94,7 @@ def main():
             log = out.parent / f"{arm}_s{seed}_log.jsonl"
             logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
             # HAMR's batcher logs each epoch's draws (class shares) beside the run.
-            hamr_log = [] if VARIANTS[variant][0].get("@batchers") != "hamr.v1" else [
+            hamr_log = [] if VARIANTS[variant].batcher.get("@batchers") != "hamr.v1" else [
                 "--training.batcher.log_path", out.parent / f"{arm}_s{seed}_hamr.jsonl"]
             for path in hamr_log[1:]:
                 path.unlink(missing_ok=True)
