@@ -298,7 +298,7 @@ class HamrBatcher:
     def _end_epoch(self, yielded: numpy.ndarray) -> None:
         self.state.close_epoch()
         if self.state_path is not None:
-            write_state(self.state_path, self.state)
+            write_state(self.state_path, self.state, resampled=self.resample)
         stats = draw_statistics(self.state.epoch, yielded, self.state.labels)
         if self.state.class_rates is not None:
             # Learned from this epoch's meta steps; they act from the next epoch's draw on.

@@ -19,7 +19,7 @@ states whose gold transition belongs to an entity of that type (ner), so an
 entity type is weighted without weighting the rest of its sentence.
 """
 from collections import defaultdict
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -32,18 +32,36 @@ from .privates import examples_to_truth, replace_component
 from .status import status
 
 
+class Visit(NamedTuple):
+    """What one update saw of a batch's examples (NaN / None: not recorded).
+
+    confidence: the model's probability of the gold label (textcat; for
+    multilabel, of the least likely gold value); margin: that probability less
+    the largest other class's (multilabel: 2 confidence - 1); scores: the
+    predicted probabilities (B, labels) in the order of `LossBook.score_labels`.
+    """
+    losses: numpy.ndarray
+    confidence: numpy.ndarray
+    margin: numpy.ndarray
+    scores: Optional[numpy.ndarray]
+
+
 class LossBook:
     """Weights to apply and losses recorded, keyed by the reference Doc's id.
 
     Losses are kept per component: an example drawn twice in one batch is
     recorded twice with the same value, while a pipeline with two weighted
-    components (textcat + ner) sums theirs.
+    components (textcat + ner) sums theirs. Predictions (confidence, margin,
+    scores) are kept for the first textcat component: label errors are
+    looked for in one label set.
     """
 
     def __init__(self) -> None:
         self.weights: Dict[int, float] = {}
         self.class_weights: Dict[str, float] = {}
         self.losses: Dict[str, Dict[int, float]] = defaultdict(dict)
+        self.score_labels: Optional[Tuple[str, ...]] = None
+        self.predictions: Dict[int, Tuple[float, float, numpy.ndarray]] = {}
 
     def weights_of(self, examples: Sequence[Example]) -> numpy.ndarray:
         return numpy.array([self.weights.get(id(eg.reference), 1.0) for eg in examples], dtype="f")
@@ -53,8 +71,30 @@ class LossBook:
         for eg, loss in zip(examples, losses):
             book[id(eg.reference)] = float(loss)
 
+    def record_predictions(self, component: str, labels: Sequence[str], examples: Sequence[Example],
+                           confidence: numpy.ndarray, margin: numpy.ndarray, scores: numpy.ndarray) -> None:
+        if self.score_labels is None:
+            self.score_labels = tuple(labels)
+        elif self.score_labels != tuple(labels):
+            return  # another textcat component's label set
+        for eg, conf, marg, row in zip(examples, confidence, margin, scores):
+            self.predictions[id(eg.reference)] = (float(conf), float(marg), row)
+
+    def take_visit(self, examples: Sequence[Example]) -> Visit:
+        """Losses and predictions recorded since the last take, then forget them."""
+        known = [self.predictions.get(id(eg.reference)) for eg in examples]
+        confidence = numpy.array([k[0] if k else numpy.nan for k in known])
+        margin = numpy.array([k[1] if k else numpy.nan for k in known])
+        scores = None
+        if self.score_labels is not None:
+            blank = numpy.full(len(self.score_labels), numpy.nan, dtype="f")
+            scores = numpy.array([k[2] if k else blank for k in known], dtype="f").reshape(len(examples), len(blank))
+        return Visit(self.take_losses(examples), confidence, margin, scores)
+
     def take_losses(self, examples: Sequence[Example]) -> numpy.ndarray:
-        """Per-example losses recorded since the last take (NaN where none), then forget them."""
+        """Per-example losses recorded since the last take (NaN where none), then
+        forget them, and the predictions with them."""
+        self.predictions.clear()
         out = numpy.zeros(len(examples))
         seen = numpy.zeros(len(examples), dtype=bool)
         for book in self.losses.values():
@@ -94,8 +134,7 @@ class TextcatWeighting:
             return current
         return cls(pipe, book)
 
-    def per_example_loss(self, truths: numpy.ndarray, mask: numpy.ndarray, scores) -> numpy.ndarray:
-        scores = self.pipe.model.ops.to_numpy(scores)
+    def per_example_loss(self, truths: numpy.ndarray, mask: numpy.ndarray, scores: numpy.ndarray) -> numpy.ndarray:
         if self.cross_entropy:
             return -(truths * numpy.log(numpy.maximum(scores, 1e-12))).sum(axis=1)
         return 0.5 * (((scores - truths) * mask) ** 2).sum(axis=1)
@@ -113,12 +152,37 @@ class TextcatWeighting:
         loss, d_scores = self._original(examples, scores)
         ops = self.pipe.model.ops
         truths, not_missing = examples_to_truth(self.pipe, examples)
-        truths, mask = ops.to_numpy(truths), ops.to_numpy(not_missing)
-        self.book.record(self.pipe.name, examples, self.per_example_loss(truths, mask, scores))
+        truths, mask, host_scores = ops.to_numpy(truths), ops.to_numpy(not_missing), ops.to_numpy(scores)
+        self.book.record(self.pipe.name, examples, self.per_example_loss(truths, mask, host_scores))
+        confidence, margin = gold_confidence(truths, mask, host_scores,
+                                             not isinstance(self.pipe, MultiLabel_TextCategorizer))
+        self.book.record_predictions(self.pipe.name, self.pipe.labels, examples, confidence, margin, host_scores)
         weights = ops.asarray1f(self.book.weights_of(examples))[:, None]
         if self.book.class_weights:
             weights = weights * ops.asarray2f(self.class_factors(truths))
         return loss, d_scores * weights
+
+
+def gold_confidence(truths: numpy.ndarray, mask: numpy.ndarray, scores: numpy.ndarray,
+                    exclusive: bool) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Per example: the predicted probability of the gold label, and its margin
+    over the most likely other label (NaN without a gold label).
+
+    Exclusive classes: p(gold) and p(gold) - max other p. Multilabel: each
+    annotated label is its own yes/no question; the least confident one
+    counts, with margin 2 p - 1 (p against 1 - p).
+    """
+    if exclusive:
+        gold = truths >= POSITIVE
+        has_gold = gold.any(axis=1)
+        confidence = numpy.where(has_gold, (scores * gold).max(axis=1), numpy.nan)
+        other = numpy.where(gold, -numpy.inf, scores).max(axis=1, initial=-numpy.inf)
+        return confidence, confidence - other
+    correct = numpy.where(truths >= POSITIVE, scores, 1.0 - scores)
+    annotated = mask > 0
+    confidence = numpy.where(annotated, correct, numpy.inf).min(axis=1, initial=numpy.inf)
+    confidence = numpy.where(annotated.any(axis=1), confidence, numpy.nan)
+    return confidence, 2 * confidence - 1
 
 
 class WeightedEntityRecognizer(EntityRecognizer):
@@ -140,6 +204,11 @@ class WeightedEntityRecognizer(EntityRecognizer):
         per_doc = [reduce(self._hamr_state_nll[id(eg.x)] or [0.0]) for eg in self._hamr_ref.values()]
         self.hamr_book.record(self.name, list(self._hamr_ref.values()), per_doc)
         return result
+
+    def hamr_state_losses(self, example: Example) -> List[float]:
+        """The per-state losses of `example` in the last update, in transition
+        order: one per token (each BILUO move reads one token)."""
+        return self._hamr_state_nll[id(example.x)]
 
     def get_batch_loss(self, states, golds, scores, losses):
         # The parser steps on the host on every device (spaCy's parser_model

@@ -1,20 +1,28 @@
-"""The hard-example report: per class, the training examples that stayed hardest,
-with the model's prediction and their nearest neighbours, flagging likely label
-errors.
+"""The label-error report of one training run: per class, the training examples
+likeliest to be mislabelled, with the model's prediction and their nearest
+neighbours, and an estimate for the whole corpus.
 
-What "hard" means here: the example's loss over the whole run, each epoch's
-loss taken relative to that epoch's mean, scaled by its learned hardness
-relative to uniform. The loss history is what separates examples: a mislabelled
-example keeps a high loss while the model learns its class from the others. The
-learned hardness adds HAMR's view where the meta-learned weights move it, and
-is 1 (no effect) where they stay uniform.
+Text classification with one gold category per example (`textcat`): ranked by
+the training dynamics the state file keeps (spacy_hamr/label_errors.py), the
+gold label's mean probability over training, lowest first; `likely_error`
+where the gold label lost to another on average, `suspect` (the
+high-precision tier) where its mean probability stayed below chance (1 / the
+number of labels). The summary
+counts likely errors per class, with a from -> to table.
 
-An example is `suspect` when the model disagrees with its gold class and most
-of its neighbours (by the batcher's embedder) carry another gold class.
+NER: the span suspects of the trained model (spacy_hamr/span_suspects.py),
+typed wrong_type / boundary / missing / spurious, each scored by the model's
+loss on the gold reading at its tokens; a sentence ranks by its strongest.
+
+`textcat_multilabel`, and state files without predictions: ranked by the
+example's loss over the run, each epoch's loss taken relative to that epoch's
+mean, scaled by its learned hardness relative to uniform; `suspect` where the
+model disagrees with the gold class and most neighbours (by the batcher's
+embedder) carry another class.
 """
 import html
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -23,8 +31,12 @@ from spacy.training import Example
 from spacy.util import registry
 
 from .embedders import make_tfidf_embedder
-from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories
+from .label_errors import (TextcatErrors, from_to_table, gold_indices, has_predictions, per_class_estimate,
+                           textcat_errors)
+from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
 from .neighbors import Embedder, NeighbourIndex
+from .review import ner_task, textcat_task
+from .span_suspects import KINDS, Suspect, find_span_suspects, sentence_scores
 
 
 def hardness_scores(state: Dict[str, numpy.ndarray]) -> numpy.ndarray:
@@ -105,10 +117,20 @@ def hard_type(gold: Doc, predicted: Doc, label: str) -> str:
     return max(sorted(errors), key=lambda t: (errors[t], t == label, t in gold_types)) if errors else label
 
 
+class Report(NamedTuple):
+    records: List[Dict]  # one per reported example and class
+    summary: Dict  # what the run says of the whole corpus (label_error_summary)
+    flagged: List[Dict]  # every example to review, likeliest error first: index, score, and why
+
+
 def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndarray], positions: numpy.ndarray,
                  top_k: int = 20, n_neighbours: int = 5,
-                 progress: Callable[[Iterable], Iterable] = lambda items: items) -> List[Dict]:
-    """One record per reported example: the top_k hardest of each class."""
+                 progress: Callable[[Iterable], Iterable] = lambda items: items) -> Report:
+    """The top_k likeliest label errors of each class, and the corpus summary.
+
+    Text classification runs rank by the training dynamics (spacy_hamr/label_errors.py);
+    NER runs, and state files without predictions, by `hardness_scores`.
+    """
     textcat = is_textcat(docs)
     labels = corpus_labels(docs)
     exclusive = textcat and all(len(classes) <= 1 for classes in labels)
@@ -118,7 +140,17 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     if (row_of < 0).any():
         raise ValueError(f"The state file covers {len(positions)} examples but the corpus has {n}: "
                          "it was written for another training corpus.")
-    score = hardness_scores(state)[row_of]
+    errors, spans = None, None
+    # spaCy's exclusive textcat has exactly one gold category per training example.
+    if exclusive and has_predictions(state) and NO_LABEL not in primary_labels(labels):
+        rows = state_in_corpus_order(state, row_of)
+        errors = textcat_errors(rows, gold_indices(primary_labels(labels), list(rows["score_labels"])))
+        score = errors.score
+    elif not textcat:
+        spans = find_span_suspects(nlp, docs)
+        score = sentence_scores(n, spans)
+    else:
+        score = hardness_scores(state)[row_of]
     chosen: Dict[int, List[Tuple[str, int]]] = {}  # example -> (class, rank) it is reported under
     for label in sorted({label for doc_classes in labels for label in doc_classes}):
         members = numpy.array([i for i in range(n) if label in labels[i]])
@@ -130,59 +162,149 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     index = NeighbourIndex(vectors)
     neighbours = index.search(numpy.array(reported, dtype="int64"), min(n, n_neighbours + 1))
     predictions = dict(zip(reported, nlp.pipe(progress([docs[i].text for i in reported]))))
+    spans_of: Dict[int, List[Suspect]] = {}
+    for suspect in spans or []:
+        spans_of.setdefault(suspect.doc, []).append(suspect)
     records = []
     for i, near in zip(reported, neighbours):
         near = [int(j) for j in near if j >= 0 and j != i][:n_neighbours]
         doc, pred, row = docs[i], predictions[i], row_of[i]
         for label, rank in chosen[i]:
-            suspect = is_suspect(label, [labels[j] for j in near], model_agrees(doc, pred, label, textcat, exclusive))
             record = {
                 "class": label, "rank": rank, "index": i, "text": doc.text, "gold": gold_of(doc, textcat),
-                "predicted": predicted_of(pred, textcat),
-                "hardness_score": round(float(score[i]), 6), "hardness": float(state["hardness"][row]),
+                "predicted": predicted_of(pred, textcat), "score": round(float(score[i]), 6),
+                "hardness": float(state["hardness"][row]),
                 "weight": float(state["last_weight"][row]), "loss": _number(state["last_loss"][row]),
                 "loss_history": [_number(x) for x in state["epoch_losses"][:, row]],
                 "visits": int(state["visits"][row]),
                 "neighbours": [{"index": j, "text": docs[j].text, "gold": gold_of(docs[j], textcat)} for j in near],
-                "suspect": suspect,
             }
+            if errors is not None:
+                record.update(label_error_fields(errors, i))
+            elif spans is not None:
+                record["span_suspects"] = [suspect_fields(doc, s) for s in spans_of.get(i, [])]
+                record["suspect"] = bool(record["span_suspects"])
+            else:
+                agrees = model_agrees(doc, pred, label, textcat, exclusive)
+                record["suspect"] = is_suspect(label, [labels[j] for j in near], agrees)
             if not textcat:
                 record["hard_type"] = hard_type(doc, pred, label)
             records.append(record)
-    return sorted(records, key=lambda r: (r["class"], r["rank"]))
+    records.sort(key=lambda r: (r["class"], r["rank"]))
+    summary = label_error_summary(errors, labels) if errors is not None else {}
+    if spans is not None:
+        summary.update(span_suspects=len(spans), sentences_with_suspects=len(spans_of),
+                       span_suspects_per_kind={kind: sum(s.kind == kind for s in spans) for kind in KINDS})
+    ranking = ("training dynamics" if errors is not None else "span suspects" if spans is not None
+               else "relative loss x hardness")
+    summary.update(examples=n, resampled=bool(state.get("resampled", True)), ranking=ranking)
+    if spans is not None:
+        order = sorted(spans_of, key=lambda i: (-score[i], i))
+        flagged = [{"index": i, "score": round(float(score[i]), 6),
+                    "span_suspects": [suspect_fields(docs[i], s) for s in spans_of[i]]} for i in order]
+    elif errors is not None:
+        order = numpy.argsort(-score, kind="stable")
+        flagged = [{"index": int(i), "score": round(float(score[i]), 6), "suspect": bool(errors.suspect[i]),
+                    "suggested": errors.labels[errors.suggested[i]]} for i in order if errors.likely[i]]
+    else:
+        seen = set()
+        flagged = [{"index": r["index"], "score": r["score"], "suspect": True}
+                   for r in sorted(records, key=lambda r: -r["score"])
+                   if r["suspect"] and not (r["index"] in seen or seen.add(r["index"]))]
+    return Report(records, summary, flagged)
+
+
+def suspect_fields(doc: Doc, suspect: Suspect) -> Dict:
+    def span(s):
+        return None if s is None else [doc[s[0]:s[1]].text, s[2]]
+    return {"kind": suspect.kind, "gold": span(suspect.gold), "predicted": span(suspect.predicted),
+            "score": round(suspect.score, 6)}
+
+
+def review_tasks(report: Report, docs: Sequence[Doc]) -> List[Dict]:
+    """The flagged examples as Prodigy tasks (spacy_hamr/review.py), the score in `meta`."""
+    textcat = is_textcat(docs)
+    labels = sorted({label for doc in docs for label in doc.cats})
+    tasks = []
+    for rank, item in enumerate(report.flagged):
+        meta = {"rank": rank + 1, **item}
+        doc = docs[item["index"]]
+        tasks.append(textcat_task(doc, labels, positive_categories(doc.cats), meta) if textcat
+                     else ner_task(doc, meta))
+    return tasks
+
+
+def state_in_corpus_order(state: Dict[str, numpy.ndarray], row_of: numpy.ndarray) -> Dict[str, numpy.ndarray]:
+    """The state's per-example prediction arrays with their rows in corpus order."""
+    return {"epoch_confidence": state["epoch_confidence"][:, row_of], "epoch_margin": state["epoch_margin"][:, row_of],
+            "score_mean": state["score_mean"][row_of], "score_labels": state["score_labels"]}
+
+
+def label_error_fields(errors: TextcatErrors, i: int) -> Dict:
+    return {"confidence": _number(errors.confidence[i]), "variability": _number(errors.variability[i]),
+            "margin": _number(errors.margin[i]), "suggested": errors.labels[errors.suggested[i]],
+            "likely_error": bool(errors.likely[i]), "suspect": bool(errors.suspect[i])}
+
+
+def label_error_summary(errors: TextcatErrors, labels: Sequence[List[str]]) -> Dict:
+    gold = gold_indices(primary_labels(labels), errors.labels)
+    return {"likely_errors": int(errors.likely.sum()), "suspects": int(errors.suspect.sum()),
+            "never_drawn": int(numpy.isnan(errors.confidence).sum()),
+            "likely_errors_per_class": per_class_estimate(errors, gold), "from_to": from_to_table(errors, gold)}
 
 
 def _number(value) -> Optional[float]:
     return None if not numpy.isfinite(value) else round(float(value), 6)
 
 
-def write_html(records: List[Dict], path: Path, title: str) -> None:
-    """A page to skim for label errors: the suspects first, then one table per class."""
+def write_html(report: Report, path: Path, title: str) -> None:
+    """A page to skim for label errors: the corpus estimate, the suspects, then one table per class."""
     esc = html.escape
+    records, summary = report.records, report.summary
     head = ("<colgroup><col style='width:5%'><col style='width:11%'><col style='width:26%'><col style='width:11%'>"
-            "<col style='width:11%'><col style='width:8%'><col style='width:5%'><col style='width:23%'></colgroup>"
-            "<tr><th>#</th><th>class</th><th>text</th><th>gold</th><th>predicted</th><th>loss over training</th>"
+            "<col style='width:11%'><col style='width:10%'><col style='width:5%'><col style='width:21%'></colgroup>"
+            "<tr><th>#</th><th>class</th><th>text</th><th>gold</th><th>predicted</th><th>score</th>"
             "<th>weight</th><th>nearest neighbours: gold, text</th></tr>")
 
     def row(r: Dict) -> str:
-        history = " ".join("-" if x is None else f"{x:.2f}" for x in r["loss_history"])
         near = "".join(f"<li><b>{esc(_gold_text(n['gold']))}</b>: {esc(n['text'][:90])}</li>"
                        for n in r["neighbours"])
         return (f"<tr class='{'suspect' if r['suspect'] else ''}'><td>{r['rank']}<br>#{r['index']}"
                 f"{'<br><b>suspect</b>' if r['suspect'] else ''}</td><td>{esc(r['class'])}</td>"
                 f"<td>{esc(r['text'])}</td><td>{esc(_gold_text(r['gold']))}</td><td>{esc(_prediction_text(r))}</td>"
-                f"<td>{r['hardness_score']:.3f}<div class='n'>per epoch: {history}</div></td>"
+                f"<td>{r['score']:.3f}<div class='n'>{esc(_score_detail(r))}</div></td>"
                 f"<td>{r['weight']:.2f}</td><td class='n'><ol>{near}</ol></td></tr>")
 
     suspects = [r for r in records if r["suspect"]]
+    if summary.get("ranking") == "span suspects":
+        how = ("Per entity type, the training sentences where the trained model disagrees with the gold "
+               "entities most confidently (score: its loss on the gold reading at the suspect's worst token). "
+               "Each suspect is typed: wrong_type, boundary, missing (an entity the gold lacks), spurious (a "
+               "gold entity the model does not see).")
+    elif summary.get("ranking") == "training dynamics":
+        how = ("Per class, the training examples whose gold label the model believed least over training "
+               "(score: 1 - the gold label's mean probability at its visits). <b>Likely error</b>: the gold "
+               "label lost to another on average. <b>Suspect</b>: its mean probability stayed below chance "
+               "(1 / the number of labels).")
+    else:
+        how = ("Per class, the training examples with the highest loss over training (each epoch's loss "
+               "relative to the epoch's mean, scaled by the learned hardness). <b>Suspect</b>: the model "
+               "disagrees with the gold class and most nearest neighbours carry another class.")
     parts = [f"<!doctype html><meta charset='utf-8'><title>{esc(title)}</title>",
              "<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse;width:100%;table-layout:fixed}"
              "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;overflow-wrap:anywhere}tr.suspect{background:#fde2e2}"
-             ".n{color:#555;font-size:12px}ol{margin:0;padding-left:1.4em}</style>", f"<h1>{esc(title)}</h1>",
-             "<p>Per class, the training examples with the highest loss over training (each epoch's loss "
-             "relative to the epoch's mean, scaled by the learned hardness). <b>Suspect</b>: the model "
-             "disagrees with the gold class and most nearest neighbours carry another class: check the "
-             "label.</p>", f"<h2>Suspects ({len(suspects)} of {len(records)})</h2>"]
+             ".n{color:#555;font-size:12px}ol{margin:0;padding-left:1.4em}table.s{width:auto}</style>",
+             f"<h1>{esc(title)}</h1>", f"<p>{how} Check the label; a person decides.</p>"]
+    if "likely_errors_per_class" in summary:
+        per_class = "".join(f"<tr><td>{esc(c)}</td><td>{k}</td></tr>"
+                            for c, k in sorted(summary["likely_errors_per_class"].items(), key=lambda x: -x[1]) if k)
+        moves = "".join(f"<tr><td>{esc(m['from'])}</td><td>{esc(m['to'])}</td><td>{m['count']}</td></tr>"
+                        for m in summary["from_to"][:20])
+        parts.append(f"<h2>About {summary['likely_errors']} likely label errors in {summary['examples']} examples</h2>"
+                     f"<table class='s'><tr><th>gold class</th><th>likely errors</th></tr>{per_class}</table>"
+                     f"<h3>Most likely true class</h3><table class='s'><tr><th>from</th><th>to</th><th>count</th>"
+                     f"</tr>{moves}</table>")
+    parts.append(f"<h2>Suspects ({len(suspects)} of {len(records)} reported)</h2>")
     if suspects:
         parts.append("<table>" + head + "".join(row(r) for r in suspects) + "</table>")
     for label in sorted({r["class"] for r in records}):
@@ -190,6 +312,21 @@ def write_html(records: List[Dict], path: Path, title: str) -> None:
         parts.append(f"<h2>{esc(label)} <small>({sum(r['suspect'] for r in rows)} suspect of {len(rows)})</small>"
                      f"</h2><table>{head}{''.join(row(r) for r in rows)}</table>")
     path.write_text("\n".join(parts), encoding="utf8")
+
+
+def _score_detail(record: Dict) -> str:
+    if "span_suspects" in record:
+        return "; ".join(f"{x['kind']} {x['score']:.1f}: gold {_span_text(x['gold'])}, model {_span_text(x['predicted'])}"
+                         for x in record["span_suspects"]) or "no suspect"
+    if "confidence" in record:
+        conf = "-" if record["confidence"] is None else f"{record['confidence']:.2f}"
+        margin = "-" if record["margin"] is None else f"{record['margin']:+.2f}"
+        return f"gold p {conf}, margin {margin}; likeliest other: {record['suggested']}"
+    return "loss per epoch: " + " ".join("-" if x is None else f"{x:.2f}" for x in record["loss_history"])
+
+
+def _span_text(span) -> str:
+    return "-" if span is None else f"{span[0]} [{span[1]}]"
 
 
 def _gold_text(gold) -> str:

@@ -1,7 +1,7 @@
 """Every use of spaCy's and thinc's private API, in one place. Each was checked
 against spaCy 3.8.18 and thinc 8.3.14, where no public call does the same;
 tests/test_privates.py fails loudly if one of them changes."""
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from spacy.language import Language
@@ -28,3 +28,11 @@ def torch_module(shim: Any) -> Optional[torch.nn.Module]:
     accessor), or None for other shims."""
     module = getattr(shim, "_model", None)
     return module if isinstance(module, torch.nn.Module) else None
+
+
+def config_overrides(args: List[str]) -> Dict[str, Any]:
+    """Extra command-line options (`--paths.dev dev.spacy`) as config overrides,
+    parsed as `spacy train` parses them (`spacy.cli._util.parse_config_overrides`)."""
+    from spacy.cli._util import parse_config_overrides
+
+    return parse_config_overrides(args)

@@ -24,6 +24,7 @@ from .labels import corpus_labels, is_textcat
 
 if TYPE_CHECKING:
     from .class_rates import ClassRates
+    from .components import Visit
 
 
 class HamrState:
@@ -100,6 +101,18 @@ class HamrState:
         self.epoch_losses: List[numpy.ndarray] = []
         self._epoch_sum = numpy.zeros(n)
         self._epoch_visits = numpy.zeros(n, dtype="int64")
+        # Textcat: the model's view of each example at its visits, for finding
+        # label errors (spacy_hamr/label_errors.py): the gold label's probability
+        # and margin, per epoch (mean over the epoch's visits), and the mean
+        # predicted probabilities over all visits.
+        self.epoch_confidence: List[numpy.ndarray] = []
+        self.epoch_margin: List[numpy.ndarray] = []
+        self._confidence_sum = numpy.zeros(n)
+        self._margin_sum = numpy.zeros(n)
+        self._predicted_visits = numpy.zeros(n, dtype="int64")
+        self.score_labels: Optional[Sequence[str]] = None
+        self.score_sum: Optional[numpy.ndarray] = None
+        self.scored_visits = numpy.zeros(n, dtype="int64")
 
     @property
     def any_held_out(self) -> bool:
@@ -122,15 +135,29 @@ class HamrState:
             return list(range(len(indices)))
         return [k for k, i in enumerate(indices) if not self.held_out[i]]
 
-    def record_visits(self, indices: numpy.ndarray, losses: numpy.ndarray) -> None:
-        """The losses of one real update (NaN: not recorded). An example drawn
-        twice in a batch counts twice."""
-        known = numpy.isfinite(losses)
-        rows, values = indices[known], losses[known]
+    def record_visits(self, indices: numpy.ndarray, visit: "Visit", score_labels: Optional[Sequence[str]] = None) -> None:
+        """The losses and predictions of one real update (NaN: not recorded). An
+        example drawn twice in a batch counts twice."""
+        known = numpy.isfinite(visit.losses)
+        rows, values = indices[known], visit.losses[known]
         self.last_loss[rows] = values
         numpy.add.at(self.visits, rows, 1)
         numpy.add.at(self._epoch_visits, rows, 1)
         numpy.add.at(self._epoch_sum, rows, values)
+        predicted = numpy.isfinite(visit.confidence)
+        if not predicted.any():
+            return
+        rows = indices[predicted]
+        numpy.add.at(self._predicted_visits, rows, 1)
+        numpy.add.at(self._confidence_sum, rows, visit.confidence[predicted])
+        numpy.add.at(self._margin_sum, rows, visit.margin[predicted])
+        if visit.scores is not None and score_labels is not None:
+            if self.score_sum is None:
+                self.score_labels = list(score_labels)
+                self.score_sum = numpy.zeros((len(self), len(score_labels)))
+            scored = predicted & numpy.isfinite(visit.scores).all(axis=1)
+            numpy.add.at(self.score_sum, indices[scored], visit.scores[scored])
+            numpy.add.at(self.scored_visits, indices[scored], 1)
 
     def close_epoch(self) -> None:
         """Keep this epoch's mean loss per example (NaN where not visited)."""
@@ -139,8 +166,13 @@ class HamrState:
         with numpy.errstate(invalid="ignore", divide="ignore"):
             self.epoch_losses.append(numpy.where(self._epoch_visits > 0, self._epoch_sum / self._epoch_visits,
                                                  numpy.nan))
-        self._epoch_sum[:] = 0
-        self._epoch_visits[:] = 0
+            if self._predicted_visits.any() or self.epoch_confidence:
+                seen = self._predicted_visits > 0
+                self.epoch_confidence.append(numpy.where(seen, self._confidence_sum / self._predicted_visits, numpy.nan))
+                self.epoch_margin.append(numpy.where(seen, self._margin_sum / self._predicted_visits, numpy.nan))
+        for running in (self._epoch_sum, self._epoch_visits, self._confidence_sum, self._margin_sum,
+                        self._predicted_visits):
+            running[:] = 0
 
     def index_of(self, eg: Example) -> int:
         """Stable index of an example (or of a copy made by `Language.update`)."""

@@ -13,7 +13,12 @@ Arrays (N rows, one per training example):
   last_weight  float64  the loss weight of its latest visit
   visits       int64    how often it was drawn into a real update
   epoch_losses float32  (epochs, N) its mean loss per epoch (NaN: not drawn)
-and `epochs` (int).
+and `epochs` (int), `resampled` (bool: the batcher resampled; False: spaCy's
+shuffled epochs, every example once per epoch). Text classification adds the model's predictions at the visits:
+  epoch_confidence float32  (epochs, N) mean probability of the gold label per epoch
+  epoch_margin     float32  (epochs, N) mean margin of the gold label over the likeliest other
+  score_mean       float32  (N, labels) mean predicted probabilities over all visits
+  score_labels     str      (labels,) the columns of score_mean
 """
 import hashlib
 import os
@@ -36,14 +41,22 @@ def fingerprint(doc: Doc) -> int:
     return int.from_bytes(digest, "little")
 
 
-def write_state(path: Path, state: HamrState) -> None:
+def write_state(path: Path, state: HamrState, resampled: bool = True) -> None:
     """Write the state file; atomically, so that an interrupted run keeps the last epoch's."""
     epochs = numpy.asarray(state.epoch_losses, dtype="float32").reshape(-1, len(state))
     arrays = {
         "fingerprint": numpy.array([fingerprint(eg.reference) for eg in state.examples], dtype="uint64"),
         "hardness": state.hardness, "last_loss": state.last_loss, "last_weight": state.last_weight,
         "visits": state.visits, "epoch_losses": epochs, "epochs": numpy.int64(len(epochs)),
+        "resampled": numpy.bool_(resampled),
     }
+    if state.epoch_confidence:
+        arrays["epoch_confidence"] = numpy.asarray(state.epoch_confidence, dtype="float32")
+        arrays["epoch_margin"] = numpy.asarray(state.epoch_margin, dtype="float32")
+    if state.score_sum is not None:
+        with numpy.errstate(invalid="ignore", divide="ignore"):
+            arrays["score_mean"] = (state.score_sum / state.scored_visits[:, None]).astype("float32")
+        arrays["score_labels"] = numpy.array(state.score_labels, dtype=str)
     partial = Path(f"{path}.partial")
     with partial.open("wb") as file_:
         numpy.savez_compressed(file_, **arrays)

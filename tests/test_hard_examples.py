@@ -54,63 +54,93 @@ def test_state_rows_find_their_corpus_positions():
 
 
 PLANTED = 3
+FLIP_RATE = 0.05
 
 
-def planted_corpus(path):
-    """Generated 3-class tweets-like texts, with PLANTED 'rare' texts labelled 'big' at the end."""
-    docs = [eg.reference for eg in textcat_examples(150, seed=0)]
-    nlp = spacy.blank("en")
-    for i in range(PLANTED):
-        doc = nlp.make_doc(f"storm wind flood item {1000 + i} the")
-        doc.cats = {"big": 1.0, "mid": 0.0, "rare": 0.0}
-        docs.append(doc)
+def flipped_corpus(path, n=240):
+    """Generated 3-class texts with FLIP_RATE of them moved to another class in
+    place (no correct twin stays): returns the flipped positions and true classes."""
+    from spacy_hamr.planted_errors import flip_labels
+
+    docs = [eg.reference for eg in textcat_examples(n, seed=0)]
+    names = ["big", "mid", "rare"]
+    clean = numpy.array([names.index(max(doc.cats, key=doc.cats.get)) for doc in docs])
+    noisy = flip_labels(clean, len(names), "uniform", FLIP_RATE, seed=0)
+    for doc, y in zip(docs, noisy):
+        doc.cats = {name: float(j == y) for j, name in enumerate(names)}
     DocBin(docs=docs).to_disk(path)
-    return list(range(len(docs) - PLANTED, len(docs)))
+    flipped = numpy.flatnonzero(noisy != clean)
+    return {int(i): names[clean[i]] for i in flipped}
 
 
-def train_full_hamr(folder, pipeline, dev_examples, epochs):
-    """`spacy train` of a `spacy init config` pipeline with full HAMR and state_path,
-    on folder/train.spacy; writes folder/state.npz and folder/out."""
+def train_with_state(folder, pipeline, dev_examples, epochs, record_only=False):
+    """`spacy train` of a `spacy init config` pipeline with both HAMR blocks and
+    state_path, on folder/train.spacy; writes folder/state.npz and folder/out.
+    record_only: resample = false and weighting = "none" (spaCy's own shuffled,
+    unweighted epochs; the blocks only record)."""
     from spacy_hamr.variants import variant_config
 
     from .test_train_cli import init_config, train
 
     DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(folder / "dev.spacy")
     cfg = init_config(folder, pipeline)
-    variant_config(Config().from_disk(cfg, interpolate=False), "hamr",
-                   batcher_extra={"state_path": str(folder / "state.npz")}).to_disk(cfg)
+    batcher = {"state_path": str(folder / "state.npz"), **({"resample": False} if record_only else {})}
+    variant_config(Config().from_disk(cfg, interpolate=False), "hamr", batcher_extra=batcher,
+                   callback_extra={"weighting": "none"} if record_only else None).to_disk(cfg)
     train(cfg, folder, folder / "out", "--training.max_epochs", str(epochs))
 
 
 @pytest.mark.slow
-def test_planted_label_errors_are_the_hardest_and_suspect(tmp_path):
+def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tmp_path):
     from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
     from spacy.cli import app
     from typer.testing import CliRunner
 
-    planted = planted_corpus(tmp_path / "train.spacy")
-    train_full_hamr(tmp_path, "textcat", textcat_examples(40, seed=1), epochs=10)
-
+    flipped = flipped_corpus(tmp_path / "train.spacy")
+    train_with_state(tmp_path, "textcat", textcat_examples(40, seed=1), epochs=10, record_only=True)
     state = read_state(tmp_path / "state.npz")
-    assert int(state["epochs"]) == 10 and state["epoch_losses"].shape == (10, 153)
-    assert (state["visits"] > 0).all()
+    assert state["epoch_confidence"].shape == (10, 240) and not bool(state["resampled"])
 
     result = CliRunner().invoke(app, ["hamr", "hard-examples", str(tmp_path / "out" / "model-last"),
                                       str(tmp_path / "train.spacy"), str(tmp_path / "state.npz"),
                                       "--output", str(tmp_path / "report"), "--top-k", "5"])
     assert result.exit_code == 0, result.output
+    assert "resample" not in result.output  # no warning: this run drew every example once per epoch
+    summary = srsly.read_json(tmp_path / "report" / "summary.json")
+    review = list(srsly.read_jsonl(tmp_path / "report" / "review.jsonl"))
+    n = len(flipped)
+    top = [task["meta"]["index"] for task in review[:n]]
+    # Precision at N: random would be 0.05; the ranking reversed puts none of them first.
+    assert sum(i in flipped for i in top) >= 0.8 * n, (top, sorted(flipped))
+    right = [task["meta"]["suggested"] == flipped[task["meta"]["index"]] for task in review[:n]
+             if task["meta"]["index"] in flipped]
+    assert sum(right) >= 0.8 * len(right)
+    suspects = [task["meta"]["index"] for task in review if task["meta"]["suspect"]]
+    assert suspects and sum(i in flipped for i in suspects) >= 0.9 * len(suspects)
+    assert sum(summary["likely_errors_per_class"].values()) == summary["likely_errors"] >= 0.8 * n
+    assert {row["to"] for row in summary["from_to"]} <= {"big", "mid", "rare"}
     records = list(srsly.read_jsonl(tmp_path / "report" / "hard_examples.jsonl"))
-    big = {r["index"]: r for r in records if r["class"] == "big"}
-    for index in planted:
-        assert index in big, f"planted example {index} is not among the 5 hardest 'big' examples"
-        record = big[index]
-        assert record["suspect"] and record["predicted"]["label"] == "rare"
-        # Its neighbours are the 'rare' texts (and the other planted ones).
-        assert sum(n["gold"] == ["rare"] for n in record["neighbours"]) >= 3
-    assert sum(r["suspect"] for r in records if r["index"] not in planted) <= 1
-    assert {"index", "text", "gold", "predicted", "hardness", "weight", "loss", "neighbours", "suspect"} <= set(records[0])
+    assert {"index", "text", "gold", "predicted", "score", "confidence", "margin", "suggested", "likely_error",
+            "suspect", "neighbours"} <= set(records[0])
     page = (tmp_path / "report" / "hard_examples.html").read_text()
-    assert "storm wind flood item 1000 the" in page and "suspect" in page
+    assert f"About {summary['likely_errors']} likely label errors" in page
+
+
+@pytest.mark.slow
+def test_a_resampled_run_is_reported_with_a_warning(tmp_path):
+    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
+    from spacy.cli import app
+    from typer.testing import CliRunner
+
+    flipped_corpus(tmp_path / "train.spacy", n=120)
+    train_with_state(tmp_path, "textcat", textcat_examples(30, seed=1), epochs=3)
+    result = CliRunner().invoke(app, ["hamr", "hard-examples", str(tmp_path / "out" / "model-last"),
+                                      str(tmp_path / "train.spacy"), str(tmp_path / "state.npz"),
+                                      "--output", str(tmp_path / "report"), "--top-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "resampled (hamr.v1 resample = true)" in " ".join(result.output.split())
+    summary = srsly.read_json(tmp_path / "report" / "summary.json")
+    assert summary["resampled"] and summary["ranking"] == "training dynamics"
 
 
 def planted_ner_corpus(path):
@@ -132,9 +162,9 @@ def test_ner_report_names_the_entity_type_that_made_it_hard(tmp_path):
     from .conftest import ner_examples
 
     planted = planted_ner_corpus(tmp_path / "train.spacy")
-    train_full_hamr(tmp_path, "ner", ner_examples(40, seed=1), epochs=6)
+    train_with_state(tmp_path, "ner", ner_examples(40, seed=1), epochs=6)
     records = hard_examples(tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz",
-                            tmp_path / "report", top_k=5)
+                            tmp_path / "report", top_k=5).records
     per = {r["index"]: r for r in records if r["class"] == "PER"}
     for index in planted:
         assert index in per, f"planted example {index} is not among the 5 hardest PER examples"

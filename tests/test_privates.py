@@ -4,7 +4,7 @@ import spacy
 import torch
 from thinc.api import PyTorchShim
 
-from spacy_hamr.privates import examples_to_truth, replace_component, torch_module
+from spacy_hamr.privates import config_overrides, examples_to_truth, replace_component, torch_module
 
 from .conftest import textcat_examples
 
@@ -35,3 +35,8 @@ def test_torch_module_of_a_shim():
     module = torch.nn.Linear(2, 1)
     assert torch_module(PyTorchShim(module)) is module
     assert torch_module(object()) is None
+
+
+def test_config_overrides_are_parsed_as_spacy_train_does():
+    assert config_overrides(["--paths.dev", "dev.spacy", "--training.max_epochs", "3"]) == {
+        "paths.dev": "dev.spacy", "training.max_epochs": 3}
