@@ -75,10 +75,10 @@ def _pipeline_of(config, config_path: Path) -> Language:
 
 def _textcat_component(nlp: Language, config_path: Path) -> str:
     frozen = set(nlp.config["training"].get("frozen_components", []))
-    names = [name for name, pipe in nlp.pipeline
-             if getattr(pipe, "factory_name", None) == "textcat" and name not in frozen]
+    factory = {name: nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
+    names = [name for name in nlp.pipe_names if factory[name] == "textcat" and name not in frozen]
     if len(names) != 1:
-        multilabel = [name for name, pipe in nlp.pipeline if getattr(pipe, "factory_name", None) == "textcat_multilabel"]
+        multilabel = [name for name in nlp.pipe_names if factory[name] == "textcat_multilabel"]
         hint = (f" ({', '.join(multilabel)} is textcat_multilabel, which the audit does not cover)" if multilabel
                 else "; for NER, use `spacy hamr hard-examples`, which reports span suspects")
         raise ValueError(f"The audit needs one trained `textcat` (exclusive classes) in {config_path}, "

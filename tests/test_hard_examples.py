@@ -122,6 +122,12 @@ def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tm
     records = list(srsly.read_jsonl(tmp_path / "report" / "hard_examples.jsonl"))
     assert {"index", "text", "gold", "predicted", "score", "confidence", "margin", "suggested", "likely_error",
             "suspect", "neighbours"} <= set(records[0])
+    # The ranking itself: in every class that holds flips, the examples ranked first are flips.
+    docs = list(DocBin().from_disk(tmp_path / "train.spacy").get_docs(spacy.blank("en").vocab))
+    for label in ("big", "mid", "rare"):
+        holds = sum(docs[i].cats[label] == 1.0 for i in flipped)
+        first = [r["index"] for r in records if r["class"] == label][:min(holds, 5)]
+        assert len(first) == min(holds, 5) and all(i in flipped for i in first), (label, first)
     page = (tmp_path / "report" / "hard_examples.html").read_text()
     assert f"About {summary['likely_errors']} likely label errors" in page
 
@@ -143,35 +149,42 @@ def test_a_resampled_run_is_reported_with_a_warning(tmp_path):
     assert summary["resampled"] and summary["ranking"] == "training dynamics"
 
 
-def planted_ner_corpus(path):
-    """Generated PER/LOC sentences, with PLANTED 'Paris' entities labelled PER at the end."""
-    from .conftest import ner_example, ner_examples
-
-    examples = ner_examples(150, seed=0)
-    vocab = examples[0].reference.vocab
-    for i in range(PLANTED):
-        examples.append(ner_example(vocab, ["flew", "to", "Paris", str(150 + i)], ["O", "O", "B-PER", "O"]))
-    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
-    return list(range(len(examples) - PLANTED, len(examples)))
-
-
 @pytest.mark.slow
-def test_ner_report_names_the_entity_type_that_made_it_hard(tmp_path):
+def test_ner_entities_changed_in_place_are_found_as_typed_span_suspects(tmp_path):
     from spacy_hamr.cli import hard_examples
+    from spacy_hamr.planted_errors import plant_ner_errors
 
     from .conftest import ner_examples
 
-    planted = planted_ner_corpus(tmp_path / "train.spacy")
+    docs = [eg.reference for eg in ner_examples(200, seed=0)]
+    noisy, planted = plant_ner_errors(docs, 0.05, seed=0)
+    DocBin(docs=noisy).to_disk(tmp_path / "train.spacy")
     train_with_state(tmp_path, "ner", ner_examples(40, seed=1), epochs=6)
-    records = hard_examples(tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz",
-                            tmp_path / "report", top_k=5).records
-    per = {r["index"]: r for r in records if r["class"] == "PER"}
-    for index in planted:
-        assert index in per, f"planted example {index} is not among the 5 hardest PER examples"
-        record = per[index]
-        assert record["gold"] == [["Paris", "PER"]]
-        assert record["hard_type"] == "PER" and record["suspect"]
-        assert ["Paris", "LOC"] in record["predicted"]["entities"]
+    report = hard_examples(tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz",
+                           tmp_path / "report", top_k=5)
+    assert report.summary["ranking"] == "span suspects"
+    n = len(planted)
+    planted_in = {p.doc: p for p in planted}
+    top = report.flagged[:n]
+    # The model reads this corpus right but for the planted errors: they are the suspects.
+    assert sum(f["index"] in planted_in for f in top) >= 0.8 * n, ([f["index"] for f in top], sorted(planted_in))
+    assert len(report.flagged) <= 1.5 * n
+    # The scores: the model's loss on the gold reading is high at a planted error, low elsewhere.
+    planted_scores = [f["score"] for f in report.flagged if f["index"] in planted_in]
+    assert numpy.median(planted_scores) > 1.0  # the gold reading gets under 37% of the model's belief
+    from spacy_hamr.span_suspects import gold_token_losses
+    nlp = spacy.load(tmp_path / "out" / "model-last")
+    clean = [i for i in range(len(noisy)) if i not in planted_in][:50]
+    losses = gold_token_losses(nlp, [noisy[i] for i in clean], "ner")
+    assert numpy.median([loss.max() for loss in losses]) < 0.1
+    expected = {"type_swap": "wrong_type", "deletion": "missing", "boundary_shift": "boundary"}
+    typed = [expected[planted_in[f["index"]].kind] in {s["kind"] for s in f["span_suspects"]}
+             for f in top if f["index"] in planted_in]
+    assert sum(typed) >= 0.8 * len(typed)
+    review = list(srsly.read_jsonl(tmp_path / "report" / "review.jsonl"))
+    assert [t["meta"]["index"] for t in review] == [f["index"] for f in report.flagged]
+    assert review[0]["spans"] == [{"start": e.start_char, "end": e.end_char, "token_start": e.start,
+                                   "token_end": e.end - 1, "label": e.label_} for e in noisy[review[0]["meta"]["index"]].ents]
 
 
 @pytest.mark.parametrize("content", ["text", "pickle", "npy", "npz"])
