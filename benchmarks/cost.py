@@ -2,6 +2,9 @@
 measured alternately (baseline, hamr, baseline, hamr, ...) in one run.
 
     python benchmarks/cost.py --dataset hurricane_irma_2017 --pipeline textcat --epochs 4 --repeats 3
+
+`--variant record_only` times the label-error recording run instead of HAMR
+(stored under "DATASET/record_only").
 """
 import argparse
 import json
@@ -15,6 +18,8 @@ import srsly
 sys.path.insert(0, str(Path(__file__).parent))
 from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
 
+from spacy_hamr.variants import VARIANTS  # noqa: E402
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -22,27 +27,30 @@ def main():
     parser.add_argument("--pipeline", default="textcat")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variant", default="hamr", help="the variant timed against the plain config")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_cost"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
-    times = {"baseline": [], "hamr": []}
+    times = {"baseline": [], args.variant: []}
     for _ in range(args.repeats):
-        for variant in ("baseline", "hamr"):
+        for variant in times:
             cfg = make_config(work, args.pipeline, variant, {})
+            state = ["--training.batcher.state_path", work / variant / "hamr_state.npz"] if "state_path" in \
+                VARIANTS[variant].batcher else []
             start = time.perf_counter()
             run([sys.executable, "-m", "spacy", "train", cfg, "--output", work / variant,
                  "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-                 "--training.max_epochs", args.epochs])
+                 "--training.max_epochs", args.epochs, *state])
             times[variant].append(time.perf_counter() - start)
             print(variant, round(times[variant][-1], 1), flush=True)
     result = {"dataset": args.dataset, "pipeline": args.pipeline, "epochs": args.epochs,
-              "baseline_s": times["baseline"], "hamr_s": times["hamr"],
-              "ratio_median": median(h / p for h, p in zip(times["hamr"], times["baseline"]))}
+              "baseline_s": times["baseline"], f"{args.variant}_s": times[args.variant],
+              "ratio_median": median(h / p for h, p in zip(times[args.variant], times["baseline"]))}
     results = srsly.read_json(args.out) if args.out.exists() else {}
-    results[args.dataset] = result
+    results[args.dataset if args.variant == "hamr" else f"{args.dataset}/{args.variant}"] = result
     srsly.write_json(args.out, results)
     print(json.dumps(result))
 

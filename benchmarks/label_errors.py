@@ -69,12 +69,15 @@ def write_corpus(docs, names, labels, path: Path) -> None:
     out.to_disk(path)
 
 
-def train(cfg: Path, out: Path, train_path: Path, dev_path: Path, epochs: int, seed: int, extra=()) -> float:
-    start = time.perf_counter()
-    if not (out / "model-best").exists():
+def train(cfg: Path, out: Path, train_path: Path, dev_path: Path, epochs: int, seed: int, extra=()):
+    """Train once (a finished run is reused); the seconds it took (None: not recorded)."""
+    timing = out / "train_seconds.json"
+    if not (out / "model-last").exists():  # written when training ends: a stopped run trains again
+        start = time.perf_counter()
         run([sys.executable, "-m", "spacy", "train", cfg, "--output", out, "--paths.train", train_path,
              "--paths.dev", dev_path, "--training.max_epochs", epochs, "--system.seed", seed, *extra])
-    return time.perf_counter() - start
+        srsly.write_json(timing, time.perf_counter() - start)
+    return srsly.read_json(timing) if timing.exists() else None
 
 
 def predict(model: Path, docs, names) -> numpy.ndarray:
@@ -153,9 +156,59 @@ def cleanlab_methods(labels, probs):
     return out
 
 
+SUMMARY_METHODS = ["report@uniform", "report@hamr", "previous_report@uniform", "previous_report@hamr", "aum@uniform",
+                   "datamap_hard_to_learn@uniform", "self_confidence_in_sample@uniform", "neighbours@uniform",
+                   "random@uniform", "cleanlab_self_confidence"]
+
+
+def summarise(paths, markdown: Path) -> None:
+    """Mean and standard error over flip seeds per condition, and the clean controls' flags per 1,000."""
+    rows = {}
+    for path in paths:
+        rows.update(srsly.read_json(path))
+    conditions = {}
+    for key, row in rows.items():
+        dataset, noise, rate, _ = key.split("/")
+        conditions.setdefault((dataset, noise, rate), []).append(row)
+    lines = ["| dataset | noise | rate | seeds | method | P@N | R@2N | AP | flag precision | flag recall | "
+             "flags | flags per 1,000 clean | trainings | seconds |", "|" + "---|" * 14]
+    controls = {dataset: rs[0] for (dataset, _, rate), rs in conditions.items() if rate == "0"}
+    for (dataset, noise, rate), rs in sorted(conditions.items()):
+        if rate == "0":
+            continue
+        for method in SUMMARY_METHODS:
+            ms = [r["methods"][method] for r in rs if method in r["methods"]]
+            if not ms:
+                continue
+            cell = {k: _mean_se([m[k] for m in ms if k in m]) for k in
+                    ("precision_at_n", "recall_at_2n", "average_precision", "flag_precision", "flag_recall", "flagged")}
+            control = controls.get(dataset, {}).get("methods", {}).get(method, {})
+            clean = f"{control['flags_per_1000']:.0f}" if "flags_per_1000" in control else "-"
+            lines.append(f"| {dataset} | {noise} | {rate} | {len(ms)} | {method} | {cell['precision_at_n']} | "
+                         f"{cell['recall_at_2n']} | {cell['average_precision']} | {cell['flag_precision']} | "
+                         f"{cell['flag_recall']} | {cell['flagged']} | {clean} | {ms[0]['trainings']} | "
+                         f"{_seconds(ms)} |")
+    markdown.write_text("\n".join(lines) + "\n", encoding="utf8")
+
+
+def _seconds(methods) -> str:
+    known = [m["train_seconds"] for m in methods if m.get("train_seconds") is not None]
+    return f"{sum(known) / len(known):.0f}" if known else "-"
+
+
+def _mean_se(values):
+    if not values:
+        return "-"
+    values = numpy.asarray(values, dtype="float64")
+    se = values.std(ddof=1) / numpy.sqrt(len(values)) if len(values) > 1 else 0.0
+    return f"{values.mean():.3f} ± {se:.3f}" if values.max() <= 1 else f"{values.mean():.0f}"
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset")
+    parser.add_argument("--summarise", type=Path, nargs="+", help="result files to summarise into --markdown")
+    parser.add_argument("--markdown", type=Path)
     parser.add_argument("--noise", choices=["uniform", "pair"], default="uniform")
     parser.add_argument("--rate", type=float, default=0.03)
     parser.add_argument("--flip-seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -165,8 +218,12 @@ def main():
     parser.add_argument("--skip-cleanlab", action="store_true")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_label_errors"))
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.summarise:
+        return summarise(args.summarise, args.markdown)
+    if not (args.dataset and args.out):
+        parser.error("--dataset and --out (or --summarise FILES --markdown OUT)")
 
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
@@ -206,8 +263,9 @@ def main():
             for k, (fit, held) in enumerate(folds):
                 fold_train = here / f"fold{k}" / "train.spacy"
                 write_corpus([docs[i] for i in fit], names, labels[fit], fold_train)
-                total += train(plain_cfg, here / f"fold{k}", fold_train, corpus / "dev.spacy", args.epochs,
-                               args.train_seed)
+                seconds = train(plain_cfg, here / f"fold{k}", fold_train, corpus / "dev.spacy", args.epochs,
+                                args.train_seed)
+                total = None if total is None or seconds is None else total + seconds
                 probs[held] = predict(here / f"fold{k}" / "model-best", [noisy_docs[i] for i in held], names)
                 print(f"{key}: fold {k + 1}/{args.folds} done", flush=True)
             for name, (score, flags) in cleanlab_methods(labels, probs).items():

@@ -57,6 +57,10 @@ _VARIANTS = {
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
     # Post-hoc logit adjustment (tau on dev) of the plain config and of HAMR.
     "baseline_adjusted": ({}, None, LOGIT_ADJUSTMENT),
+    # Plain spaCy training that records each example's predictions for the label-error
+    # report (docs/label-errors.md): spaCy's shuffled epochs, unweighted losses.
+    "record_only": ({**HAMR_BATCHER, "resample": False, "state_path": "training/hamr_state.npz"},
+                    {**HAMR_CALLBACK, "weighting": "none"}),
     "hamr_adjusted": (HAMR_BATCHER, HAMR_CALLBACK, LOGIT_ADJUSTMENT),
 }
 VARIANTS: Dict[str, Variant] = {name: Variant(*blocks) for name, blocks in _VARIANTS.items()}

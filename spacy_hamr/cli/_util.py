@@ -7,7 +7,7 @@ import typer
 from spacy.cli import app as spacy_app
 
 HELP = """spacy-hamr: class-balanced meta sets, dataset conversion, the
-comparison's configs and the hard-example report."""
+comparison's configs, logit adjustment, and finding label errors."""
 
 hamr_cli = typer.Typer(name="hamr", help=HELP, no_args_is_help=True, rich_markup_mode=None)
 spacy_app.add_typer(hamr_cli)
