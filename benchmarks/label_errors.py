@@ -158,7 +158,7 @@ def cleanlab_methods(labels, probs):
 
 SUMMARY_METHODS = ["report@uniform", "report@hamr", "previous_report@uniform", "previous_report@hamr", "aum@uniform",
                    "datamap_hard_to_learn@uniform", "self_confidence_in_sample@uniform", "neighbours@uniform",
-                   "random@uniform", "cleanlab_self_confidence"]
+                   "random@uniform", "cleanlab_self_confidence", "find_label_errors"]
 
 
 def summarise(paths, markdown: Path) -> None:
@@ -204,6 +204,21 @@ def _mean_se(values):
     return f"{values.mean():.3f} ± {se:.3f}" if values.max() <= 1 else f"{values.mean():.0f}"
 
 
+def audit_method(cfg, train_path, dev_path, out, args, flipped, rng) -> dict:
+    """The audit command's own ranking (its flagged examples in rank order) and flag."""
+    from spacy_hamr.cli.find_label_errors import find_label_errors
+
+    start = time.perf_counter()
+    find_label_errors(cfg, train_path, out, folds=args.folds, seed=0,
+                      extra_args=["--paths.dev", str(dev_path), "--training.max_epochs", str(args.epochs),
+                                  "--system.seed", str(args.train_seed)])
+    seconds = time.perf_counter() - start
+    ranked = [r["index"] for r in srsly.read_jsonl(out / "label_errors.jsonl")]
+    score = numpy.zeros(len(flipped))
+    score[ranked] = numpy.arange(len(ranked), 0, -1)
+    return {**metrics(flipped, score, score > 0, rng), "trainings": args.folds, "train_seconds": seconds}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset")
@@ -216,6 +231,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--skip-cleanlab", action="store_true")
+    parser.add_argument("--audit", action="store_true",
+                        help="also run `spacy hamr find-label-errors` (in-process folds of the plain config)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_label_errors"))
     parser.add_argument("--out", type=Path)
@@ -271,6 +288,9 @@ def main():
             for name, (score, flags) in cleanlab_methods(labels, probs).items():
                 row["methods"][name] = {**metrics(flipped, score, flags, rng), "trainings": args.folds,
                                         "train_seconds": total}
+        if args.audit:
+            row["methods"]["find_label_errors"] = audit_method(plain_cfg, train_path, corpus / "dev.spacy",
+                                                               here / "audit", args, flipped, rng)
         results[key] = row
         args.out.parent.mkdir(parents=True, exist_ok=True)
         srsly.write_json(args.out, results)

@@ -35,7 +35,6 @@ class AuditPlan(NamedTuple):
     docs: List[Doc]
     labels: List[str]  # the textcat's classes, sorted
     gold: numpy.ndarray  # (N,) class index of each example
-    component: str
 
 
 def plan_audit(config_path: Path, train_path: Path, overrides: Dict, folds: int) -> AuditPlan:
@@ -49,7 +48,7 @@ def plan_audit(config_path: Path, train_path: Path, overrides: Dict, folds: int)
     except Exception as err:  # spaCy's config errors come in several types
         raise ValueError(f"The config {config_path} does not load: {err}") from None
     nlp = _pipeline_of(config, config_path)
-    component = _textcat_component(nlp, config_path)
+    _check_textcat(nlp, config_path)
     dev = config.interpolate()["paths"].get("dev")
     if not dev or not Path(dev).is_file():
         raise ValueError(f"The config's dev corpus ([paths] dev = {dev!r}) does not exist: the folds pick "
@@ -61,7 +60,7 @@ def plan_audit(config_path: Path, train_path: Path, overrides: Dict, folds: int)
     if small:
         raise ValueError(f"Every class needs at least --folds ({folds}) examples, so that each fold's model "
                          f"learns it: {', '.join(small)}.")
-    return AuditPlan(config, docs, labels, gold, component)
+    return AuditPlan(config, docs, labels, gold)
 
 
 def _pipeline_of(config, config_path: Path) -> Language:
@@ -73,7 +72,7 @@ def _pipeline_of(config, config_path: Path) -> Language:
     return nlp
 
 
-def _textcat_component(nlp: Language, config_path: Path) -> str:
+def _check_textcat(nlp: Language, config_path: Path) -> None:
     frozen = set(nlp.config["training"].get("frozen_components", []))
     factory = {name: nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
     names = [name for name in nlp.pipe_names if factory[name] == "textcat" and name not in frozen]
@@ -83,7 +82,6 @@ def _textcat_component(nlp: Language, config_path: Path) -> str:
                 else "; for NER, use `spacy hamr hard-examples`, which reports span suspects")
         raise ValueError(f"The audit needs one trained `textcat` (exclusive classes) in {config_path}, "
                          f"found {len(names)}{hint}.")
-    return names[0]
 
 
 def _read_corpus(path: Path, nlp: Language) -> List[Doc]:
@@ -131,25 +129,17 @@ def out_of_sample_probabilities(plan: AuditPlan, output_dir: Path, folds: int, s
         nlp = init_nlp(config, use_gpu=use_gpu)
         train(nlp, fold_dir, use_gpu=use_gpu, stdout=sys.stdout, stderr=sys.stderr)
         best = util.load_model(fold_dir / "model-best")
-        probs[held] = predict_probabilities(best, [plan.docs[i] for i in held], plan.labels, plan.component)
+        probs[held] = predict_probabilities(best, [plan.docs[i] for i in held], plan.labels)
         report(f"Fold {k + 1}/{folds} done in {time.perf_counter() - start:.0f}s")
     return probs
 
 
-def predict_probabilities(nlp: Language, docs: Sequence[Doc], labels: Sequence[str],
-                          component: str) -> numpy.ndarray:
-    """The textcat's probabilities for each doc, in the order of `labels`."""
-    others = [name for name in nlp.pipe_names if name != component and name not in _needed_by(nlp, component)]
-    rows = [[doc.cats.get(label, 0.0) for label in labels]
-            for doc in nlp.pipe((d.text for d in docs), disable=others)]
+def predict_probabilities(nlp: Language, docs: Sequence[Doc], labels: Sequence[str]) -> numpy.ndarray:
+    """The textcat's probabilities for each doc, in the order of `labels` (the
+    pipeline runs whole: the textcat may rely on what components before it set)."""
+    rows = [[doc.cats.get(label, 0.0) for label in labels] for doc in nlp.pipe(d.text for d in docs)]
     probs = numpy.asarray(rows, dtype="float64")
     return probs / numpy.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
-
-
-def _needed_by(nlp: Language, component: str) -> List[str]:
-    """Components before `component` that it may listen to (tok2vec, transformer)."""
-    names = nlp.pipe_names
-    return [name for name in names[: names.index(component)] if hasattr(nlp.get_pipe(name), "add_listener")]
 
 
 class Findings(NamedTuple):
