@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
 from spacy.tokens import Doc, DocBin
 from spacy.util import registry
+from thinc.api import require_gpu
 
 from .labels import positive_categories
 
@@ -115,6 +116,8 @@ def out_of_sample_probabilities(plan: AuditPlan, output_dir: Path, folds: int, s
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import train
 
+    if use_gpu >= 0:
+        require_gpu(use_gpu)  # as `spacy train --gpu-id` does before building the pipeline
     probs = numpy.full((len(plan.docs), len(plan.labels)), numpy.nan)
     splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(plan.gold, plan.gold)
     for k, (fit, held) in enumerate(splits):
