@@ -128,8 +128,9 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
                  progress: Callable[[Iterable], Iterable] = lambda items: items) -> Report:
     """The top_k likeliest label errors of each class, and the corpus summary.
 
-    Text classification runs rank by the training dynamics (spacy_hamr/label_errors.py);
-    NER runs, and state files without predictions, by `hardness_scores`.
+    Exclusive textcat runs rank by the training dynamics (spacy_hamr/label_errors.py),
+    NER runs by their span suspects (spacy_hamr/span_suspects.py), textcat_multilabel
+    runs and state files without predictions by `hardness_scores`.
     """
     textcat = is_textcat(docs)
     labels = corpus_labels(docs)
