@@ -41,12 +41,13 @@ from spacy.training import Example
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
 
+from spacy_hamr.audit import predict_probabilities  # noqa: E402
 from spacy_hamr.embedders import make_tfidf_embedder  # noqa: E402
 from spacy_hamr.hard_examples import hardness_scores, is_suspect  # noqa: E402
 from spacy_hamr.label_errors import textcat_errors  # noqa: E402
 from spacy_hamr.neighbors import NeighbourIndex  # noqa: E402
 from spacy_hamr.planted_errors import flip_labels  # noqa: E402
-from spacy_hamr.state_file import corpus_positions, read_state  # noqa: E402
+from spacy_hamr.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
 
 N_NEIGHBOURS = 10
 # The single runs: HAMR, and the same two blocks recording only (uniform shuffled epochs, unweighted).
@@ -55,8 +56,7 @@ SINGLE_RUNS = {"hamr": [], "uniform": ["--training.batcher.resample", "false",
 
 
 def read_docs(path: Path):
-    nlp = spacy.blank("en")
-    return nlp, list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    return list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
 
 
 def write_corpus(docs, names, labels, path: Path) -> None:
@@ -81,17 +81,7 @@ def train(cfg: Path, out: Path, train_path: Path, dev_path: Path, epochs: int, s
 
 
 def predict(model: Path, docs, names) -> numpy.ndarray:
-    nlp = spacy.load(model)
-    probs = numpy.array([[doc.cats[n] for n in names] for doc in nlp.pipe(d.text for d in docs)])
-    return probs / probs.sum(axis=1, keepdims=True)
-
-
-def in_corpus_order(state, docs, path):
-    """The state file's arrays with rows in corpus order (the batcher's rows follow spaCy's shuffle)."""
-    order = numpy.argsort(corpus_positions(state["fingerprint"], docs, str(path)))
-    n = len(order)
-    return {k: (v[..., order] if k.startswith("epoch_") else v[order] if v.ndim and len(v) == n else v)
-            for k, v in state.items()}
+    return predict_probabilities(spacy.load(model), docs, names)
 
 
 def metrics(flipped: numpy.ndarray, score: numpy.ndarray, flags=None, rng=None) -> dict:
@@ -244,7 +234,7 @@ def main():
 
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
-    _, docs = read_docs(corpus / "train.spacy")
+    docs = read_docs(corpus / "train.spacy")
     names = sorted({c for d in docs for c in d.cats})
     clean = numpy.array([names.index(max(d.cats, key=d.cats.get)) for d in docs])
     plain_cfg = make_config(work, "textcat", "baseline", {})
@@ -260,12 +250,14 @@ def main():
         rng = numpy.random.default_rng(1000 + flip_seed)
         row = {"n": len(labels), "flipped": int(flipped.sum()), "methods": {}}
 
-        _, noisy_docs = read_docs(train_path)
+        noisy_docs = read_docs(train_path)
         for source, extra in SINGLE_RUNS.items():
             run_dir = here / source
             seconds = train(hamr_cfg, run_dir, train_path, corpus / "dev.spacy", args.epochs, args.train_seed,
                             ["--training.batcher.state_path", run_dir / "state.npz", *extra])
-            state = in_corpus_order(read_state(run_dir / "state.npz"), noisy_docs, train_path)
+            state = read_state(run_dir / "state.npz")
+            state = in_corpus_order(state, corpus_positions(state["fingerprint"], noisy_docs, str(train_path)),
+                                    len(noisy_docs))
             assert list(state["score_labels"]) == names
             probs_final = predict(run_dir / "model-best", noisy_docs, names)
             for name, (score, flags) in single_run_methods(state, probs_final, labels, noisy_docs,

@@ -19,6 +19,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 from thinc.api import require_gpu
 
+from .label_errors import gold_indices
 from .labels import positive_categories
 
 AUDIT_EXTRA = "pip install 'spacy-hamr[audit]'"
@@ -97,16 +98,16 @@ def _read_corpus(path: Path, nlp: Language) -> List[Doc]:
 
 def _exclusive_labels(docs: Sequence[Doc], path: Path):
     labels = sorted({label for doc in docs for label in doc.cats})
-    gold = numpy.empty(len(docs), dtype="int64")
+    gold = []
     for i, doc in enumerate(docs):
         positive = positive_categories(doc.cats)
         if len(positive) != 1:
             raise ValueError(f"Example {i} of {path} has {len(positive)} gold categories ({', '.join(positive) or 'none'}): "
                              f"the audit needs exactly one per example. Text: {doc.text[:80]!r}")
-        gold[i] = labels.index(positive[0])
+        gold.append(positive[0])
     if len(labels) < 2:
         raise ValueError(f"{path} has {len(labels)} class: label errors need at least two.")
-    return labels, gold
+    return labels, gold_indices(gold, labels)
 
 
 def out_of_sample_probabilities(plan: AuditPlan, output_dir: Path, folds: int, seed: int = 0, use_gpu: int = -1,

@@ -276,7 +276,7 @@ class HamrCallback:
     def _harvest_losses(self) -> None:
         """Keep the losses the last real update recorded: next visit's weights use them."""
         batch, indices = self._previous
-        self.state.record_visits(indices, self.book.take_visit(batch), self.book.score_labels)
+        self.state.record_visits(indices, self.book.take_visit(batch))
         self._previous = ([], numpy.zeros(0, dtype="int64"))
 
     def _plain_weights(self, indices: numpy.ndarray):

@@ -38,12 +38,13 @@ class Visit(NamedTuple):
     confidence: the model's probability of the gold label (textcat; for
     multilabel, of the least likely gold value); margin: that probability less
     the largest other class's (multilabel: 2 confidence - 1); scores: the
-    predicted probabilities (B, labels) in the order of `LossBook.score_labels`.
+    predicted probabilities (B, labels) in the order of score_labels.
     """
     losses: numpy.ndarray
     confidence: numpy.ndarray
     margin: numpy.ndarray
     scores: Optional[numpy.ndarray]
+    score_labels: Optional[Tuple[str, ...]]
 
 
 class LossBook:
@@ -71,7 +72,7 @@ class LossBook:
         for eg, loss in zip(examples, losses):
             book[id(eg.reference)] = float(loss)
 
-    def record_predictions(self, component: str, labels: Sequence[str], examples: Sequence[Example],
+    def record_predictions(self, labels: Sequence[str], examples: Sequence[Example],
                            confidence: numpy.ndarray, margin: numpy.ndarray, scores: numpy.ndarray) -> None:
         if self.score_labels is None:
             self.score_labels = tuple(labels)
@@ -89,7 +90,7 @@ class LossBook:
         if self.score_labels is not None:
             blank = numpy.full(len(self.score_labels), numpy.nan, dtype="f")
             scores = numpy.array([k[2] if k else blank for k in known], dtype="f").reshape(len(examples), len(blank))
-        return Visit(self.take_losses(examples), confidence, margin, scores)
+        return Visit(self.take_losses(examples), confidence, margin, scores, self.score_labels)
 
     def take_losses(self, examples: Sequence[Example]) -> numpy.ndarray:
         """Per-example losses recorded since the last take (NaN where none), then
@@ -156,7 +157,7 @@ class TextcatWeighting:
         self.book.record(self.pipe.name, examples, self.per_example_loss(truths, mask, host_scores))
         confidence, margin = gold_confidence(truths, mask, host_scores,
                                              not isinstance(self.pipe, MultiLabel_TextCategorizer))
-        self.book.record_predictions(self.pipe.name, self.pipe.labels, examples, confidence, margin, host_scores)
+        self.book.record_predictions(self.pipe.labels, examples, confidence, margin, host_scores)
         weights = ops.asarray1f(self.book.weights_of(examples))[:, None]
         if self.book.class_weights:
             weights = weights * ops.asarray2f(self.class_factors(truths))

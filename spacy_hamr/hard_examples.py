@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -35,8 +36,9 @@ from .label_errors import (TextcatErrors, from_to_table, gold_indices, has_predi
                            textcat_errors)
 from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
 from .neighbors import Embedder, NeighbourIndex
-from .review import ner_task, textcat_task
+from .review import ner_task, review_command, textcat_task
 from .span_suspects import KINDS, Suspect, find_span_suspects, sentence_scores
+from .state_file import in_corpus_order
 
 
 def hardness_scores(state: Dict[str, numpy.ndarray]) -> numpy.ndarray:
@@ -136,22 +138,18 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     labels = corpus_labels(docs)
     exclusive = textcat and all(len(classes) <= 1 for classes in labels)
     n = len(docs)
-    row_of = numpy.full(n, -1, dtype="int64")
-    row_of[positions] = numpy.arange(len(positions))
-    if (row_of < 0).any():
-        raise ValueError(f"The state file covers {len(positions)} examples but the corpus has {n}: "
-                         "it was written for another training corpus.")
+    state = in_corpus_order(state, positions, n)
     errors, spans = None, None
     # spaCy's exclusive textcat has exactly one gold category per training example.
     if exclusive and has_predictions(state) and NO_LABEL not in primary_labels(labels):
-        rows = state_in_corpus_order(state, row_of)
-        errors = textcat_errors(rows, gold_indices(primary_labels(labels), list(rows["score_labels"])))
+        gold = gold_indices(primary_labels(labels), list(state["score_labels"]))
+        errors = textcat_errors(state, gold)
         score = errors.score
     elif not textcat:
         spans = find_span_suspects(nlp, docs)
         score = sentence_scores(n, spans)
     else:
-        score = hardness_scores(state)[row_of]
+        score = hardness_scores(state)
     chosen: Dict[int, List[Tuple[str, int]]] = {}  # example -> (class, rank) it is reported under
     for label in sorted({label for doc_classes in labels for label in doc_classes}):
         members = numpy.array([i for i in range(n) if label in labels[i]])
@@ -163,27 +161,27 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     index = NeighbourIndex(vectors)
     neighbours = index.search(numpy.array(reported, dtype="int64"), min(n, n_neighbours + 1))
     predictions = dict(zip(reported, nlp.pipe(progress([docs[i].text for i in reported]))))
-    spans_of: Dict[int, List[Suspect]] = {}
+    spans_of: Dict[int, List[Dict]] = {}  # sentence -> its suspects, as reported
     for suspect in spans or []:
-        spans_of.setdefault(suspect.doc, []).append(suspect)
+        spans_of.setdefault(suspect.doc, []).append(suspect_fields(docs[suspect.doc], suspect))
     records = []
     for i, near in zip(reported, neighbours):
         near = [int(j) for j in near if j >= 0 and j != i][:n_neighbours]
-        doc, pred, row = docs[i], predictions[i], row_of[i]
+        doc, pred = docs[i], predictions[i]
         for label, rank in chosen[i]:
             record = {
                 "class": label, "rank": rank, "index": i, "text": doc.text, "gold": gold_of(doc, textcat),
                 "predicted": predicted_of(pred, textcat), "score": round(float(score[i]), 6),
-                "hardness": float(state["hardness"][row]),
-                "weight": float(state["last_weight"][row]), "loss": _number(state["last_loss"][row]),
-                "loss_history": [_number(x) for x in state["epoch_losses"][:, row]],
-                "visits": int(state["visits"][row]),
+                "hardness": float(state["hardness"][i]),
+                "weight": float(state["last_weight"][i]), "loss": _number(state["last_loss"][i]),
+                "loss_history": [_number(x) for x in state["epoch_losses"][:, i]],
+                "visits": int(state["visits"][i]),
                 "neighbours": [{"index": j, "text": docs[j].text, "gold": gold_of(docs[j], textcat)} for j in near],
             }
             if errors is not None:
                 record.update(label_error_fields(errors, i))
             elif spans is not None:
-                record["span_suspects"] = [suspect_fields(doc, s) for s in spans_of.get(i, [])]
+                record["span_suspects"] = spans_of.get(i, [])
                 record["suspect"] = bool(record["span_suspects"])
             else:
                 agrees = model_agrees(doc, pred, label, textcat, exclusive)
@@ -192,7 +190,7 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
                 record["hard_type"] = hard_type(doc, pred, label)
             records.append(record)
     records.sort(key=lambda r: (r["class"], r["rank"]))
-    summary = label_error_summary(errors, labels) if errors is not None else {}
+    summary = label_error_summary(errors, gold) if errors is not None else {}
     if spans is not None:
         summary.update(span_suspects=len(spans), sentences_with_suspects=len(spans_of),
                        span_suspects_per_kind={kind: sum(s.kind == kind for s in spans) for kind in KINDS})
@@ -201,17 +199,15 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     summary.update(examples=n, resampled=bool(state.get("resampled", True)), ranking=ranking)
     if spans is not None:
         order = sorted(spans_of, key=lambda i: (-score[i], i))
-        flagged = [{"index": i, "score": round(float(score[i]), 6),
-                    "span_suspects": [suspect_fields(docs[i], s) for s in spans_of[i]]} for i in order]
+        flagged = [{"index": i, "score": round(float(score[i]), 6), "span_suspects": spans_of[i]} for i in order]
     elif errors is not None:
         order = numpy.argsort(-score, kind="stable")
         flagged = [{"index": int(i), "score": round(float(score[i]), 6), "suspect": bool(errors.suspect[i]),
                     "suggested": errors.labels[errors.suggested[i]]} for i in order if errors.likely[i]]
-    else:
-        seen = set()
-        flagged = [{"index": r["index"], "score": r["score"], "suspect": True}
-                   for r in sorted(records, key=lambda r: -r["score"])
-                   if r["suspect"] and not (r["index"] in seen or seen.add(r["index"]))]
+    else:  # the suspects among the reported, once each (an example may be reported under several classes)
+        suspects = {r["index"]: r["score"] for r in records if r["suspect"]}
+        flagged = [{"index": i, "score": suspects[i], "suspect": True}
+                   for i in sorted(suspects, key=lambda i: -suspects[i])]
     return Report(records, summary, flagged)
 
 
@@ -222,23 +218,19 @@ def suspect_fields(doc: Doc, suspect: Suspect) -> Dict:
             "score": round(suspect.score, 6)}
 
 
-def review_tasks(report: Report, docs: Sequence[Doc]) -> List[Dict]:
-    """The flagged examples as Prodigy tasks (spacy_hamr/review.py), the score in `meta`."""
+def write_review(report: Report, docs: Sequence[Doc], path: Path) -> str:
+    """Write the flagged examples as Prodigy tasks (spacy_hamr/review.py), the
+    score in `meta`; return the Prodigy command that opens them."""
     textcat = is_textcat(docs)
-    labels = sorted({label for doc in docs for label in doc.cats})
+    labels = sorted({label for doc in docs for label in (doc.cats if textcat else [e.label_ for e in doc.ents])})
     tasks = []
     for rank, item in enumerate(report.flagged):
         meta = {"rank": rank + 1, **item}
         doc = docs[item["index"]]
         tasks.append(textcat_task(doc, labels, positive_categories(doc.cats), meta) if textcat
                      else ner_task(doc, meta))
-    return tasks
-
-
-def state_in_corpus_order(state: Dict[str, numpy.ndarray], row_of: numpy.ndarray) -> Dict[str, numpy.ndarray]:
-    """The state's per-example prediction arrays with their rows in corpus order."""
-    return {"epoch_confidence": state["epoch_confidence"][:, row_of], "epoch_margin": state["epoch_margin"][:, row_of],
-            "score_mean": state["score_mean"][row_of], "score_labels": state["score_labels"]}
+    srsly.write_jsonl(path, tasks)
+    return review_command(textcat, str(path), labels)
 
 
 def label_error_fields(errors: TextcatErrors, i: int) -> Dict:
@@ -247,8 +239,7 @@ def label_error_fields(errors: TextcatErrors, i: int) -> Dict:
             "likely_error": bool(errors.likely[i]), "suspect": bool(errors.suspect[i])}
 
 
-def label_error_summary(errors: TextcatErrors, labels: Sequence[List[str]]) -> Dict:
-    gold = gold_indices(primary_labels(labels), errors.labels)
+def label_error_summary(errors: TextcatErrors, gold: numpy.ndarray) -> Dict:
     return {"likely_errors": int(errors.likely.sum()), "suspects": int(errors.suspect.sum()),
             "never_drawn": int(numpy.isnan(errors.confidence).sum()),
             "likely_errors_per_class": per_class_estimate(errors, gold), "from_to": from_to_table(errors, gold)}

@@ -135,7 +135,7 @@ class HamrState:
             return list(range(len(indices)))
         return [k for k, i in enumerate(indices) if not self.held_out[i]]
 
-    def record_visits(self, indices: numpy.ndarray, visit: "Visit", score_labels: Optional[Sequence[str]] = None) -> None:
+    def record_visits(self, indices: numpy.ndarray, visit: "Visit") -> None:
         """The losses and predictions of one real update (NaN: not recorded). An
         example drawn twice in a batch counts twice."""
         known = numpy.isfinite(visit.losses)
@@ -151,10 +151,10 @@ class HamrState:
         numpy.add.at(self._predicted_visits, rows, 1)
         numpy.add.at(self._confidence_sum, rows, visit.confidence[predicted])
         numpy.add.at(self._margin_sum, rows, visit.margin[predicted])
-        if visit.scores is not None and score_labels is not None:
+        if visit.scores is not None:
             if self.score_sum is None:
-                self.score_labels = list(score_labels)
-                self.score_sum = numpy.zeros((len(self), len(score_labels)))
+                self.score_labels = list(visit.score_labels)
+                self.score_sum = numpy.zeros((len(self), len(visit.score_labels)))
             scored = predicted & numpy.isfinite(visit.scores).all(axis=1)
             numpy.add.at(self.score_sum, indices[scored], visit.scores[scored])
             numpy.add.at(self.scored_visits, indices[scored], 1)

@@ -81,6 +81,29 @@ def read_state(path: Union[str, Path]) -> Dict[str, numpy.ndarray]:
         return {key: data[key] for key in data}
 
 
+# The arrays with one entry per example: rows (axis 0), or one row per epoch (axis 1).
+EXAMPLE_ARRAYS = ("fingerprint", "hardness", "last_loss", "last_weight", "visits", "score_mean")
+EPOCH_ARRAYS = ("epoch_losses", "epoch_confidence", "epoch_margin")
+
+
+def in_corpus_order(state: Dict[str, numpy.ndarray], positions: numpy.ndarray, n_docs: int) -> Dict[str, numpy.ndarray]:
+    """The state with every per-example array in corpus order; positions: each
+    row's position in the corpus (`corpus_positions`)."""
+    row_of = numpy.full(n_docs, -1, dtype="int64")
+    row_of[positions] = numpy.arange(len(positions))
+    if (row_of < 0).any():
+        raise ValueError(f"The state file covers {len(positions)} examples but the corpus has {n_docs}: "
+                         "it was written for another training corpus.")
+    ordered = dict(state)
+    for key in EXAMPLE_ARRAYS:
+        if key in state:
+            ordered[key] = state[key][row_of]
+    for key in EPOCH_ARRAYS:
+        if key in state:
+            ordered[key] = state[key][:, row_of]
+    return ordered
+
+
 def corpus_positions(fingerprints: numpy.ndarray, docs: Iterable[Doc], corpus_name: str) -> numpy.ndarray:
     """Each state row's position in the corpus (identical examples pair up in order)."""
     where: Dict[int, List[int]] = defaultdict(list)

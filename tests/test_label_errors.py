@@ -38,7 +38,7 @@ def test_gold_confidence_of_multilabel_takes_the_least_confident_annotated_label
 
 def visit(confidence, margin, scores):
     return Visit(numpy.ones(len(confidence)), numpy.array(confidence, dtype="f8"),
-                 numpy.array(margin, dtype="f8"), numpy.array(scores, dtype="f"))
+                 numpy.array(margin, dtype="f8"), numpy.array(scores, dtype="f"), ("big", "mid", "rare"))
 
 
 def test_state_keeps_per_epoch_means_and_mean_scores(tmp_path):
@@ -46,11 +46,10 @@ def test_state_keeps_per_epoch_means_and_mean_scores(tmp_path):
     state.bind(textcat_examples(3))
     labels = ["big", "mid", "rare"]
     # Epoch 0: example 0 twice (0.2, then 0.4), example 1 once, example 2 never.
-    state.record_visits(numpy.array([0, 1]), visit([0.2, 0.9], [-0.1, 0.8], [[0.2, 0.5, 0.3], [0.9, 0.05, 0.05]]),
-                        labels)
-    state.record_visits(numpy.array([0]), visit([0.4], [0.1], [[0.4, 0.3, 0.3]]), labels)
+    state.record_visits(numpy.array([0, 1]), visit([0.2, 0.9], [-0.1, 0.8], [[0.2, 0.5, 0.3], [0.9, 0.05, 0.05]]))
+    state.record_visits(numpy.array([0]), visit([0.4], [0.1], [[0.4, 0.3, 0.3]]))
     state.close_epoch()
-    state.record_visits(numpy.array([2]), visit([0.6], [0.3], [[0.1, 0.3, 0.6]]), labels)
+    state.record_visits(numpy.array([2]), visit([0.6], [0.3], [[0.1, 0.3, 0.6]]))
     state.close_epoch()
     numpy.testing.assert_allclose(state.epoch_confidence[0], [0.3, 0.9, numpy.nan])
     numpy.testing.assert_allclose(state.epoch_margin[1], [numpy.nan, numpy.nan, 0.3])

@@ -57,10 +57,8 @@ def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: P
     import spacy
     from spacy.tokens import DocBin
 
-    from ..hard_examples import build_report, review_tasks, write_html
-    from ..labels import is_textcat
+    from ..hard_examples import build_report, write_html, write_review
     from ..progress import progress
-    from ..review import review_command
     from ..state_file import corpus_positions, read_state
 
     nlp = spacy.load(model)
@@ -73,11 +71,6 @@ def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: P
     output_dir.mkdir(parents=True, exist_ok=True)
     srsly.write_jsonl(output_dir / "hard_examples.jsonl", report.records)
     write_html(report, output_dir / "hard_examples.html", f"Label errors in {train_path.name} ({model.name})")
-    review = output_dir / "review.jsonl"
-    srsly.write_jsonl(review, review_tasks(report, docs))
-    textcat = is_textcat(docs)
-    labels = sorted({label for doc in docs for label in (doc.cats if textcat else [e.label_ for e in doc.ents])})
-    report.summary["review_command"] = review_command(textcat, str(review), labels)
+    report.summary["review_command"] = write_review(report, docs, output_dir / "review.jsonl")
     srsly.write_json(output_dir / "summary.json", report.summary)
     return report
-
