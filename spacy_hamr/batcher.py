@@ -30,6 +30,7 @@ from .state import HamrState, activate
 from .state_file import write_state
 from .status import status
 from .stats import draw_statistics, format_statistics, step_summary
+from .threads import thread_counts
 
 Sizing = Union[Sequence[int], int]
 Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]
@@ -233,6 +234,8 @@ class HamrBatcher:
         # so drawing our seed from it makes the draws follow that setting.
         _create_file("log_path", self.log_path)
         _create_file("state_path", self.state_path)
+        threads = ", ".join(f"{pool} {count}" for pool, count in thread_counts().items())
+        status(f"[hamr] Threads: {threads} (the TF-IDF SVD and the weight net run on one)")
         seed = self.seed if self.seed is not None else random.getrandbits(32)
         self._rng = numpy.random.default_rng(seed)
         self._booster.seed = seed
@@ -304,6 +307,7 @@ class HamrBatcher:
             # Learned from this epoch's meta steps; they act from the next epoch's draw on.
             stats["class_rates"] = self.state.class_rates.end_epoch()
         stats.update(step_summary(self.state.step_log, numpy.random.default_rng(self.state.epoch)))
+        stats["threads"] = thread_counts()
         self.state.step_log.clear()
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf8") as file_:

@@ -26,6 +26,7 @@ from thinc.api import get_current_ops
 from .neighbors import Embedder
 from .progress import progress
 from .errors import check_numbers
+from .threads import one_thread
 
 TRANSFORMERS_EXTRA = 'pip install "spacy-hamr[transformers]"'
 
@@ -55,7 +56,8 @@ def make_tfidf_embedder(dims: int = 128, max_features: int = 100_000) -> Embedde
         if n_components < 1:
             return matrix.toarray().astype("float32")
         svd = TruncatedSVD(n_components=n_components, random_state=0)
-        return svd.fit_transform(matrix).astype("float32")
+        with one_thread():  # the neighbour sets must not depend on the thread count
+            return svd.fit_transform(matrix).astype("float32")
 
     return embed
 

@@ -20,6 +20,8 @@ from typing import Tuple
 import numpy
 import torch
 
+from .threads import one_torch_thread
+
 MIN_WEIGHT, MAX_WEIGHT = 0.1, 8.0
 HIDDEN = 100
 OUTPUT_BIAS = 0.1
@@ -56,7 +58,7 @@ def _weights(net: WeightNet, losses: numpy.ndarray) -> torch.Tensor:
 
 def batch_weights(net: WeightNet, losses: numpy.ndarray) -> numpy.ndarray:
     """The per-example weights of one batch (no gradient)."""
-    with torch.no_grad():
+    with torch.no_grad(), one_torch_thread():
         return _weights(net, losses).numpy()
 
 
@@ -64,12 +66,13 @@ def meta_step(
     net: WeightNet, optimizer: torch.optim.Optimizer, losses: numpy.ndarray, hypergrad: numpy.ndarray
 ) -> Tuple[float, numpy.ndarray]:
     """One Adam step of the net along dL_meta/dw; return the surrogate and new weights."""
-    optimizer.zero_grad()
-    weights = _weights(net, losses)
-    # d/dphi sum_i (dL_meta/dw_i) w_i(phi) = dL_meta/dphi to first order.
-    surrogate = (torch.from_numpy(hypergrad) * weights).sum()
-    surrogate.backward()
-    optimizer.step()
+    with one_torch_thread():  # from about 128 examples torch splits the sums by thread
+        optimizer.zero_grad()
+        weights = _weights(net, losses)
+        # d/dphi sum_i (dL_meta/dw_i) w_i(phi) = dL_meta/dphi to first order.
+        surrogate = (torch.from_numpy(hypergrad) * weights).sum()
+        surrogate.backward()
+        optimizer.step()
     return float(surrogate.detach()), batch_weights(net, losses)
 
 
