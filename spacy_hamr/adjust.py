@@ -5,17 +5,23 @@ adjustment"): predict argmax_c (z_c - tau log pi_c), with pi the training
 corpus's class distribution and tau chosen on dev for macro-F1. Every exclusive
 textcat architecture of spaCy ends in a layer with a bias (`Softmax`, or
 `SparseLinear` then softmax), and softmax is shift-invariant per example, so
-b_c <- b_c - tau log pi_c is exactly that rule, stored in the model.
+b_c <- b_c - tau log pi_c is exactly that rule, stored in the model. A
+`textcat` whose model has exclusive_classes = false scores each label with a
+sigmoid but still predicts the argmax, and a sigmoid keeps the order of the
+logits, so the same shift is the same rule for it.
 
 textcat_multilabel: each label is a sigmoid with the component's threshold t0;
 a per-label threshold t_j chosen on dev for that label's F1 is the bias shift
-b_j <- b_j + logit(t0) - logit(t_j).
+b_j <- b_j + logit(t0) - logit(t_j). A textcat_multilabel whose model has
+exclusive_classes = true (one softmax over the labels) is refused: a label's
+shift would move every other label's score.
 
 Nothing else changes, so the adjusted pipeline is plain spaCy. The choice is
 made from the dev predictions once: shifting the bias by delta turns a
 prediction p into softmax(log p + delta) (sigmoid(logit p + delta) for
-multilabel), which `check_output_bias` verifies on the model before any change.
+scores per label), which `check_output_bias` verifies on the model before any change.
 """
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -27,8 +33,10 @@ from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import Model
+from thinc.api import Config, Model
 
+from .components import exclusive_classes_block, scores_per_label
+from .errors import HamrWarning
 from .scoring import class_counts
 
 # tau grid for exclusive textcat: 0 (no adjustment) to 2 (twice Menon et al.'s tau = 1).
@@ -127,12 +135,25 @@ def predict(nlp: Language, examples: Sequence[Example], labels: Sequence[str]) -
 
 
 def is_exclusive(pipe: TextCategorizer) -> bool:
+    """True for `textcat` (predicts the likeliest label), False for textcat_multilabel (thresholds)."""
     return not isinstance(pipe, MultiLabel_TextCategorizer)
 
 
-def shifted(probs: numpy.ndarray, delta: numpy.ndarray, exclusive: bool) -> numpy.ndarray:
-    """The predictions a bias shift `delta` turns `probs` into."""
-    if exclusive:
+def check_output_kind(nlp: Language, name: str) -> None:
+    """Refuse a textcat_multilabel whose labels share one softmax: a per-label
+    threshold cannot be moved alone through the output bias."""
+    pipe = nlp.get_pipe(name)
+    if not is_exclusive(pipe) and not scores_per_label(pipe):
+        raise ValueError(f"[hamr] {name!r} is a textcat_multilabel whose model has exclusive_classes = true "
+                         f"({exclusive_classes_block(nlp, name)}): its labels share one softmax, so one label's "
+                         "threshold cannot be moved alone through the output bias. Train it with exclusive_classes "
+                         "= false, or use `textcat` for exclusive classes.")
+
+
+def shifted(probs: numpy.ndarray, delta: numpy.ndarray, softmax: bool) -> numpy.ndarray:
+    """The predictions a bias shift `delta` turns `probs` into: one softmax over
+    the labels, or (softmax False) one sigmoid per label."""
+    if softmax:
         logits = numpy.log(numpy.maximum(probs, 1e-30)) + delta
         logits -= logits.max(axis=1, keepdims=True)
         out = numpy.exp(logits)
@@ -160,7 +181,8 @@ def choose_adjustment(pipe: TextCategorizer, layer: Model, predicted: Sequence[E
     before = 100 * textcat_scores(pipe, predicted, probs)["cats_macro_f"]
     if is_exclusive(pipe):
         log_prior = numpy.log(prior)
-        scores = [100 * textcat_scores(pipe, predicted, shifted(probs, -tau * log_prior, True))["cats_macro_f"]
+        softmax = not scores_per_label(pipe)
+        scores = [100 * textcat_scores(pipe, predicted, shifted(probs, -tau * log_prior, softmax))["cats_macro_f"]
                   for tau in TAUS]
         best = int(numpy.argmax(scores))  # the smallest tau among equals
         tau = float(TAUS[best])
@@ -183,11 +205,22 @@ def choose_adjustment(pipe: TextCategorizer, layer: Model, predicted: Sequence[E
     return Adjustment(pipe.name, layer, delta, before, after, thresholds=thresholds)
 
 
-def check_dev_labels(dev: Sequence[Example], labels: Sequence[str], name: str) -> None:
+def check_dev_labels(dev: Sequence[Example], pipe: TextCategorizer, dev_name: Optional[str] = None) -> None:
+    """Refuse a dev corpus with none of the component's labels; warn of the
+    labels it lacks (the rare class is the likeliest to be missing)."""
+    labels = list(pipe.labels)
     gold = set(class_counts([eg.reference for eg in dev]))
+    corpus = f"The dev corpus {dev_name}" if dev_name else "The dev corpus"
     if not gold & set(labels):
-        raise ValueError(f"[hamr] The dev corpus has none of {name!r}'s labels ({', '.join(labels)}), "
+        raise ValueError(f"[hamr] {corpus} has none of {pipe.name!r}'s labels ({', '.join(labels)}), "
                          "so nothing can be chosen on it.")
+    missing = [label for label in labels if label not in gold]
+    if missing:
+        effect = ("its macro-F1 counts every prediction of them as wrong, so the adjustment is chosen against them"
+                  if is_exclusive(pipe) else f"their thresholds stay at {pipe.name!r}'s own "
+                  f"({float(pipe.cfg.get('threshold', 0.5)):g})")
+        warnings.warn(f"[hamr] {corpus} has no example of {', '.join(missing)}: {effect}. A dev corpus with "
+                      "every class lets the adjustment be chosen for all of them.", HamrWarning)
 
 
 def shift_bias(layer: Model, delta: numpy.ndarray) -> None:
@@ -214,32 +247,36 @@ def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], befor
     probe = numpy.linspace(-0.5, 0.5, len(pipe.labels))
     with shifted_bias(layer, probe):
         _, after = predict(nlp, sample, pipe.labels)
-    if not numpy.allclose(after, shifted(before, probe, is_exclusive(pipe)), atol=1e-3):
+    if not numpy.allclose(after, shifted(before, probe, not scores_per_label(pipe)), atol=1e-3):
         raise ValueError(f"[hamr] The output bias of {name!r} ({architecture(nlp, name)}) does not act "
                          "on the output logits, so logit adjustment cannot be folded into it.")
 
 
 def adjust_pipeline(nlp: Language, dev: Sequence[Example], prior: Optional[numpy.ndarray] = None,
-                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None) -> Adjustment:
+                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None,
+                    dev_name: Optional[str] = None) -> Adjustment:
     """Choose the adjustment on `dev` and write it into `nlp`'s output bias.
 
     prior: the class distribution (label order of the component); None takes it
-    from the `train` docs. Only exclusive textcat uses it.
+    from the `train` docs. Only exclusive textcat uses it. dev_name: where dev
+    comes from, for the messages.
     """
-    adjustment = plan_adjustment(nlp, dev, prior, train, component)
+    adjustment = plan_adjustment(nlp, dev, prior, train, component, dev_name)
     shift_bias(adjustment.layer, adjustment.delta)
     return adjustment
 
 
 def plan_adjustment(nlp: Language, dev: Sequence[Example], prior: Optional[numpy.ndarray] = None,
-                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None) -> Adjustment:
+                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None,
+                    dev_name: Optional[str] = None) -> Adjustment:
     """`adjust_pipeline` without the change: what would be written."""
     name = textcat_component(nlp, component)
     pipe = nlp.get_pipe(name)
+    check_output_kind(nlp, name)
     layer = output_bias_layer(nlp, name)
     if not dev:
         raise ValueError("[hamr] The dev corpus is empty: the adjustment is chosen on it.")
-    check_dev_labels(dev, pipe.labels, name)
+    check_dev_labels(dev, pipe, dev_name)
     predicted, probs = predict(nlp, dev, pipe.labels)
     check_output_bias(nlp, name, dev[:CHECK_DOCS], probs[:CHECK_DOCS], layer)
     if prior is None:

@@ -2,14 +2,16 @@
 folds, out-of-sample probabilities for every training example, ranked by
 cleanlab's confident learning (the optional `spacy-hamr[audit]` extra).
 
-Everything that could stop a fold (the extra missing, a corpus that is not an
-exclusive text classification corpus, a config that does not resolve or has
-no textcat) is checked before the first fold trains.
+Everything that could stop a fold or make its predictions in-sample (the
+extra missing, a corpus that is not an exclusive text classification corpus, a
+config that does not resolve, has no textcat with a softmax over its classes,
+or whose train corpus does not follow [paths] train) is checked before the
+first fold trains.
 """
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy
 from spacy import util
@@ -19,10 +21,13 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 from thinc.api import require_gpu
 
+from .components import exclusive_classes_block, scores_per_label
 from .label_errors import gold_indices
 from .labels import positive_categories
 
 AUDIT_EXTRA = "pip install 'spacy-hamr[audit]'"
+# Stands for a fold's train.spacy when checking that the folds' [paths] train reaches the train corpus.
+FOLD_TRAIN = "<the fold's train.spacy>"
 
 
 def require_cleanlab() -> None:
@@ -51,6 +56,7 @@ def plan_audit(config_path: Path, train_path: Path, overrides: Dict, folds: int)
         raise ValueError(f"The config {config_path} does not load: {err}") from None
     nlp = _pipeline_of(config, config_path)
     _check_textcat(nlp, config_path)
+    _check_train_corpus(config, config_path)
     dev = config.interpolate()["paths"].get("dev")
     if not dev or not Path(dev).is_file():
         raise ValueError(f"The config's dev corpus ([paths] dev = {dev!r}) does not exist: the folds pick "
@@ -84,6 +90,34 @@ def _check_textcat(nlp: Language, config_path: Path) -> None:
                 else "; for NER, use `spacy hamr hard-examples`, which reports span suspects")
         raise ValueError(f"The audit needs one trained `textcat` (exclusive classes) in {config_path}, "
                          f"found {len(names)}{hint}.")
+    if scores_per_label(nlp.get_pipe(names[0])):
+        raise ValueError(f"The audit needs a `textcat` with exclusive classes, but {names[0]!r} has "
+                         f"exclusive_classes = false in {exclusive_classes_block(nlp, names[0])} of {config_path}: "
+                         "it scores each label with its own sigmoid, not with the distribution over the classes "
+                         "that cleanlab ranks by. Set exclusive_classes = true.")
+
+
+def fold_config(config: "util.Config", train: Union[str, Path]) -> "util.Config":
+    """The config that trains on `train`: [paths] train set to it."""
+    config = config.copy()
+    config["paths"]["train"] = str(train)
+    return config
+
+
+def _check_train_corpus(config: "util.Config", config_path: Path) -> None:
+    """Each fold trains on its part of the corpus through [paths] train: refuse a
+    train corpus whose path does not follow it (every fold would train on all of
+    it, and the held-out predictions would be in-sample)."""
+    resolved = fold_config(config, FOLD_TRAIN).interpolate()
+    corpus = resolved["training"]["train_corpus"]
+    try:
+        path = util.dot_to_object(resolved, corpus).get("path")
+    except KeyError:
+        raise ValueError(f"[training] train_corpus = {corpus!r} names no block of {config_path}.") from None
+    if path != FOLD_TRAIN:
+        raise ValueError(f"The config's [{corpus}] path = {path!r} does not follow [paths] train: every fold would "
+                         f"train on that corpus instead of its part, and the held-out predictions would be "
+                         f"in-sample. Set [{corpus}] path = ${{paths.train}} in {config_path}.")
 
 
 def _read_corpus(path: Path, nlp: Language) -> List[Doc]:
@@ -128,9 +162,7 @@ def out_of_sample_probabilities(plan: AuditPlan, output_dir: Path, folds: int, s
         fold_train = fold_dir / "train.spacy"
         DocBin(docs=[plan.docs[i] for i in fit], store_user_data=True).to_disk(fold_train)
         report(f"Fold {k + 1}/{folds}: training on {len(fit)} examples, {len(held)} held out")
-        config = plan.config.copy()
-        config["paths"]["train"] = str(fold_train)
-        nlp = init_nlp(config, use_gpu=use_gpu)
+        nlp = init_nlp(fold_config(plan.config, fold_train), use_gpu=use_gpu)
         train(nlp, fold_dir, use_gpu=use_gpu, stdout=sys.stdout, stderr=sys.stderr)
         best = util.load_model(fold_dir / "model-best")
         probs[held] = predict_probabilities(best, [plan.docs[i] for i in held], plan.labels)

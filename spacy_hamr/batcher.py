@@ -22,7 +22,7 @@ from spacy.training import Example
 from spacy.training.batchers import configure_minibatch_by_padded_size, configure_minibatch_by_words
 
 from .embedders import make_tfidf_embedder
-from .labels import balanced_prior
+from .labels import NO_LABEL, balanced_prior
 from .neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from .sampling import draw_epoch, epoch_draws, sampling_probabilities
 from .errors import HamrWarning, check_numbers
@@ -251,6 +251,25 @@ class HamrBatcher:
             self.class_power = TEXTCAT_CLASS_POWER if textcat else NER_CLASS_POWER
         if self.class_power != 1.0:
             self.prior = balanced_prior(self.state.labels, self.class_power)
+            if textcat and self.resample:
+                self._name_unlabelled()
+
+    def _name_unlabelled(self) -> None:
+        """Warn of textcat examples without a positive category: the class-balanced
+        prior draws them as a class of their own, whatever their number."""
+        state = self.state
+        unlabelled = [i for i, classes in enumerate(state.labels) if classes == [NO_LABEL]]
+        if not unlabelled:
+            return
+        shown = ", ".join(repr(state.examples[i].reference.text[:40]) for i in unlabelled[:3])
+        more = f" and {len(unlabelled) - 3} more" if len(unlabelled) > 3 else ""
+        warnings.warn(
+            f"{len(unlabelled)} of {len(state)} training examples have no positive category ({shown}{more}). "
+            f"The class-balanced sampling (class_power = {self.class_power:g}) draws them as a class of their own, "
+            f"{NO_LABEL!r}, which starts with {self.prior[unlabelled].sum():.0%} of the draws for "
+            f"{len(unlabelled) / len(state):.0%} of the corpus. With `textcat` (exclusive classes) every doc "
+            "needs one positive category (`spacy debug data` flags the others): fix their annotation. With "
+            "`textcat_multilabel` they are legal negatives, balanced as that class.", HamrWarning)
 
     def _draw(self, examples: List[Example]) -> numpy.ndarray:
         state = self.state

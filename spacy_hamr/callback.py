@@ -33,7 +33,7 @@ from .components import LossBook, install
 from .hardness import HARDNESS_RULES, HardnessName, global_decay
 from .labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
 from .lookahead import LossPass, TrainableParams, hypergradient
-from .meta import balanced_meta_indices, check_meta_labels, read_meta_examples
+from .meta import balanced_meta_indices, check_corpus_path, check_meta_labels, read_meta_examples
 from .scoring import with_macro_f
 from .errors import HamrWarning, check_numbers
 from .state import HamrState, active_state
@@ -149,6 +149,7 @@ def make_hamr_callback(
     check_numbers(f"{BLOCK} class_weights", dict(class_weights or {}))
     problems = check_class_weighting(weighting, class_weights, power)
     problems += check_meta_learning(weighting, meta_set, class_rates, class_rate_lr, meta_weight_decay)
+    problems += check_corpus_path("meta_path", meta_path)
     if meta_loss is not None and weighting != "meta" and class_rates == "off":
         problems.append(f'meta_loss = {meta_loss!r} needs meta steps: weighting = "meta" or class_rates on')
     # spaCy's config validation checks the choices; these checks serve direct calls.

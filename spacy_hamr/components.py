@@ -115,6 +115,26 @@ def output_is_softmax(model: Model) -> bool:
     return model.name == "softmax"
 
 
+def scores_per_label(pipe: TextCategorizer) -> bool:
+    """True when a textcat component scores each label with its own sigmoid
+    (its model's exclusive_classes = false, as textcat_multilabel's default),
+    False for one softmax over the labels: a distribution over the classes."""
+    return bool(pipe.model.attrs.get("multi_label", isinstance(pipe, MultiLabel_TextCategorizer)))
+
+
+def exclusive_classes_block(nlp: Language, name: str) -> str:
+    """The config block that sets the component's exclusive_classes, e.g.
+    "[components.textcat.model]" (in spaCy's ensemble: its linear_model)."""
+    def find(section: Dict, block: str) -> Optional[str]:
+        if "exclusive_classes" in section:
+            return block
+        inner = (find(value, f"{block}.{key}") for key, value in section.items() if isinstance(value, dict))
+        return next((found for found in inner if found), None)
+
+    block = f"components.{name}.model"
+    return f"[{find(nlp.config['components'][name].get('model', {}), block) or block}]"
+
+
 class TextcatWeighting:
     """Shadows `get_loss` on one TextCategorizer instance."""
 

@@ -14,24 +14,30 @@ NER: the span suspects of the trained model (spacy_hamr/span_suspects.py),
 typed wrong_type / boundary / missing / spurious, each scored by the model's
 loss on the gold reading at its tokens; a sentence ranks by its strongest.
 
-`textcat_multilabel`, and state files without predictions: ranked by the
+`textcat_multilabel`, a `textcat` whose model has exclusive_classes = false
+(one sigmoid per label: its scores are no distribution over the classes, which
+the tiers above assume), and state files without predictions: ranked by the
 example's loss over the run, each epoch's loss taken relative to that epoch's
 mean, scaled by its learned hardness relative to uniform; `suspect` where the
 model disagrees with the gold class and most neighbours (by the batcher's
 embedder) carry another class.
 """
 import html
+import warnings
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 import srsly
 from spacy.language import Language
+from spacy.pipeline import TextCategorizer
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
+from .components import exclusive_classes_block, scores_per_label
 from .embedders import make_tfidf_embedder
+from .errors import HamrWarning
 from .label_errors import (TextcatErrors, from_to_table, gold_indices, has_predictions, per_class_estimate,
                            textcat_errors)
 from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
@@ -71,6 +77,15 @@ def embedder_of(nlp: Language) -> Embedder:
     if batcher.get("@batchers") == "hamr.v1" and batcher.get("embedder"):
         return registry.resolve({"embedder": nlp.config.interpolate()["training"]["batcher"]["embedder"]})["embedder"]
     return make_tfidf_embedder()
+
+
+def scored_per_label(nlp: Language, score_labels: Sequence[str]) -> Optional[str]:
+    """The textcat component that recorded the state's predictions (its labels
+    are the score columns) if it scores each label with its own sigmoid, else None."""
+    for name, pipe in nlp.pipeline:
+        if isinstance(pipe, TextCategorizer) and list(pipe.labels) == [str(label) for label in score_labels]:
+            return name if scores_per_label(pipe) else None
+    return None
 
 
 def gold_of(doc: Doc, textcat: bool):
@@ -131,8 +146,10 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     """The top_k likeliest label errors of each class, and the corpus summary.
 
     Exclusive textcat runs rank by the training dynamics (spacy_hamr/label_errors.py),
-    NER runs by their span suspects (spacy_hamr/span_suspects.py), textcat_multilabel
-    runs and state files without predictions by `hardness_scores`.
+    NER runs by their span suspects (spacy_hamr/span_suspects.py), runs of a textcat
+    that scores each label with its own sigmoid (textcat_multilabel, or textcat
+    with exclusive_classes = false) and state files without predictions by
+    `hardness_scores`.
     """
     textcat = is_textcat(docs)
     labels = corpus_labels(docs)
@@ -141,7 +158,14 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     state = in_corpus_order(state, positions, n)
     errors, spans = None, None
     # spaCy's exclusive textcat has exactly one gold category per training example.
-    if exclusive and has_predictions(state) and NO_LABEL not in primary_labels(labels):
+    dynamics = exclusive and has_predictions(state) and NO_LABEL not in primary_labels(labels)
+    sigmoid = scored_per_label(nlp, state["score_labels"]) if dynamics else None
+    if sigmoid is not None:
+        warnings.warn(f"{sigmoid!r} scores each label with its own sigmoid (exclusive_classes = false in "
+                      f"{exclusive_classes_block(nlp, sigmoid)}): its scores are no distribution over the "
+                      "classes, which the gold label's probability tiers assume, so the examples are ranked "
+                      "by relative loss x hardness, as for textcat_multilabel.", HamrWarning)
+    if dynamics and sigmoid is None:
         gold = gold_indices(primary_labels(labels), list(state["score_labels"]))
         errors = textcat_errors(state, gold)
         score = errors.score

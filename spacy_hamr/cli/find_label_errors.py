@@ -9,7 +9,7 @@ import typer
 from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
-from ._util import hamr_cli
+from ._util import hamr_cli, output_folder
 
 
 @hamr_cli.command("find-label-errors",
@@ -57,8 +57,7 @@ def find_label_errors(config_path: Path, train_path: Path, output_dir: Path, fol
     plan = plan_audit(config_path, train_path, config_overrides(list(extra_args)), folds)
     msg.info(f"Auditing {len(plan.docs)} examples of {train_path} in {len(plan.labels)} classes with {folds} "
              f"trainings of {config_path}")
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = output_folder(output_dir)
     probs = out_of_sample_probabilities(plan, output_dir, folds, seed, use_gpu, report=msg.divider)
     findings = rank_label_errors(plan.gold, probs, plan.labels)
     records = finding_records(plan, probs, findings)

@@ -6,7 +6,7 @@ import srsly
 from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
-from ._util import hamr_cli
+from ._util import hamr_cli, output_folder
 
 
 @hamr_cli.command("hard-examples")
@@ -53,7 +53,8 @@ def hard_examples_cli(
 
 def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: Path, top_k: int = 20,
                   n_neighbours: int = 5):
-    """Write the report's files to output_dir; return the Report (records, summary)."""
+    """Write the report's files to output_dir; return the Report (records, summary).
+    Raises ValueError, before any work, where output_dir cannot be written."""
     import spacy
     from spacy.tokens import DocBin
 
@@ -61,14 +62,13 @@ def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: P
     from ..progress import progress
     from ..state_file import corpus_positions, read_state
 
+    output_dir = output_folder(output_dir)
     nlp = spacy.load(model)
     docs = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
     state = read_state(state_path)
     positions = corpus_positions(state["fingerprint"], docs, str(train_path))
     report = build_report(nlp, docs, state, positions, top_k, n_neighbours,
                           progress=lambda texts: progress(texts, "Predicting", len(texts)))
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     srsly.write_jsonl(output_dir / "hard_examples.jsonl", report.records)
     write_html(report, output_dir / "hard_examples.html", f"Label errors in {train_path.name} ({model.name})")
     report.summary["review_command"] = write_review(report, docs, output_dir / "review.jsonl")
