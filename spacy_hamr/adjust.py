@@ -123,8 +123,21 @@ def draws_prior(log_path, labels: Sequence[str]) -> numpy.ndarray:
     shares = [line["class_share"] for line in srsly.read_jsonl(log_path) if "class_share" in line]
     if not shares:
         raise ValueError(f"[hamr] {log_path} has no class shares: it is not a hamr.v1 batcher log.")
+    return shares_prior(shares, labels)
+
+
+def shares_prior(shares: Sequence[Dict[str, float]], labels: Sequence[str]) -> numpy.ndarray:
+    """The mean of class shares (one mapping per epoch, or one for all draws)
+    as a distribution over `labels`; a class never drawn gets a share of 1e-6."""
     prior = numpy.array([numpy.mean([s.get(label, 0.0) for s in shares]) for label in labels]) + 1e-6
     return prior / prior.sum()
+
+
+def trained_on_draws(config: Config) -> bool:
+    """Whether `config` trains on the hamr.v1 batcher's resampled draws, whose
+    class distribution is not the training corpus's (so neither is the prior)."""
+    batcher = config["training"].get("batcher", {})
+    return batcher.get("@batchers") == "hamr.v1" and batcher.get("resample", True) is not False
 
 
 def predict(nlp: Language, examples: Sequence[Example], labels: Sequence[str]) -> Tuple[List[Example], numpy.ndarray]:

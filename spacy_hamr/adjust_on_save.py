@@ -13,8 +13,17 @@ from typing import Callable, Optional
 
 from spacy.language import Language
 
-from .adjust import plan_adjustment, shifted_bias
-from .meta import read_examples
+from .adjust import (
+    class_prior,
+    is_exclusive,
+    plan_adjustment,
+    shares_prior,
+    shifted_bias,
+    textcat_component,
+    trained_on_draws,
+)
+from .meta import check_corpus_path, read_examples
+from .state import active_state
 from .status import status
 
 BLOCK = "[training.before_to_disk] hamr.logit_adjustment.v1"
@@ -29,20 +38,33 @@ def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Pa
     dev_path (Path or None): A .spacy corpus to choose the adjustment on; None
         uses [training] dev_corpus.
     prior_path (Path or None): A .spacy corpus whose class distribution is the
-        prior (exclusive textcat); None uses [training] train_corpus.
+        prior (exclusive textcat); None takes the class distribution the model
+        was trained on: the class shares of the hamr.v1 batcher's draws so far
+        where it resamples, else [training] train_corpus.
     """
-    for name, path in (("dev_path", dev_path), ("prior_path", prior_path)):
-        if path is not None and not Path(path).is_file():
-            raise ValueError(f"{BLOCK}: {name} {path} does not exist or is not a file.")
+    problems = check_corpus_path("dev_path", dev_path) + check_corpus_path("prior_path", prior_path)
+    if problems:
+        raise ValueError(f"{BLOCK}: " + "; ".join(problems))
     corpora = {}
 
     def before_to_disk(nlp: Language) -> Language:
+        on_draws = prior_path is None and trained_on_draws(nlp.config)
         if not corpora:  # read once: the corpora do not change during training
-            corpora["dev"], where = read_examples(nlp, dev_path, "dev_corpus")
+            corpora["dev"], corpora["dev_name"] = read_examples(nlp, dev_path, "dev_corpus")
             if not corpora["dev"]:
-                raise ValueError(f"{BLOCK}: the dev corpus {where} is empty.")
-            corpora["train"] = [eg.reference for eg in read_examples(nlp, prior_path, "train_corpus")[0]]
-        adjustment = plan_adjustment(nlp, corpora["dev"], train=corpora["train"], component=component)
+                raise ValueError(f"{BLOCK}: the dev corpus {corpora['dev_name']} is empty.")
+            if not on_draws:
+                corpora["train"], corpora["prior_name"] = read_examples(nlp, prior_path, "train_corpus")
+        labels = nlp.get_pipe(textcat_component(nlp, component)).labels
+        if on_draws:
+            # The draws change every step: the prior is what this checkpoint was trained on.
+            prior = shares_prior([active_state().draw_shares()], labels)
+            source = "the hamr.v1 batcher's draws"
+        else:
+            prior = class_prior([eg.reference for eg in corpora["train"]], labels)
+            source = corpora["prior_name"]
+        adjustment = plan_adjustment(nlp, corpora["dev"], prior=prior, component=component,
+                                     dev_name=corpora["dev_name"])
         save = nlp.to_disk
 
         def save_adjusted(path, *, exclude=tuple()):
@@ -51,7 +73,10 @@ def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Pa
                 save(path, exclude=exclude)
 
         nlp.to_disk = save_adjusted
-        status(f"[hamr] Saved logit-adjusted: {adjustment.describe()}")
+        line = f"[hamr] Saved logit-adjusted: {adjustment.describe()}"
+        if is_exclusive(nlp.get_pipe(adjustment.component)):  # thresholds (multilabel) use no prior
+            line += f"; prior from {source}: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(labels, prior))
+        status(line)
         return nlp
 
     return before_to_disk

@@ -224,6 +224,7 @@ class HamrBatcher:
                 if not batch:
                     continue
             state.current_batch, state.current_examples = indices, batch
+            numpy.add.at(state.draws, indices, 1)
             yield batch
             # After spaCy's update on it: without what the callback held out of the first batch.
             yielded.extend(state.current_batch)

@@ -21,6 +21,7 @@ import numpy
 from spacy.training import Example
 
 from .labels import corpus_labels, is_textcat
+from .stats import class_shares
 
 if TYPE_CHECKING:
     from .class_rates import ClassRates
@@ -98,6 +99,9 @@ class HamrState:
         self.last_loss = numpy.full(n, numpy.nan)
         self.last_weight = numpy.ones(n)
         self.visits = numpy.zeros(n, dtype="int64")
+        # How often the batcher handed each example to an update: the class
+        # distribution the model was trained on (logit adjustment's prior).
+        self.draws = numpy.zeros(n, dtype="int64")
         self.epoch_losses: List[numpy.ndarray] = []
         self._epoch_sum = numpy.zeros(n)
         self._epoch_visits = numpy.zeros(n, dtype="int64")
@@ -126,8 +130,15 @@ class HamrState:
         """
         self.held_out[numpy.asarray(indices, dtype="int64")] = True
         keep = [k for k, i in enumerate(self.current_batch) if not self.held_out[i]]
+        dropped = [i for i in self.current_batch if self.held_out[i]]
+        numpy.subtract.at(self.draws, numpy.asarray(dropped, dtype="int64"), 1)
         self.current_examples[:] = [self.current_examples[k] for k in keep]
         self.current_batch = [self.current_batch[k] for k in keep]
+
+    def draw_shares(self) -> Dict[str, float]:
+        """Each class's share of the draws so far (as the batcher's log counts
+        them): the class distribution the model has been trained on."""
+        return class_shares(self.draws, self.labels)
 
     def trainable(self, indices: Sequence[int]) -> List[int]:
         """The positions in `indices` of examples that are not held out."""

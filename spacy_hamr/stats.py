@@ -12,18 +12,25 @@ def draw_statistics(epoch: int, drawn: numpy.ndarray, labels: Sequence[List[str]
     sentence with two entity types counts for both, so shares can sum past 1.
     """
     counts = numpy.bincount(drawn, minlength=len(labels))
-    by_class: Counter = Counter()
-    for i in numpy.flatnonzero(counts):
-        for label in labels[i]:
-            by_class[label] += int(counts[i])
     n_draws = int(len(drawn))
     return {
         "epoch": epoch,
         "draws": n_draws,
         "unique": int((counts > 0).sum()),
         "max_repeats": int(counts.max()) if n_draws else 0,
-        "class_share": {c: by_class[c] / max(n_draws, 1) for c in sorted(by_class)},
+        "class_share": class_shares(counts, labels),
     }
+
+
+def class_shares(counts: numpy.ndarray, labels: Sequence[List[str]]) -> Dict[str, float]:
+    """Each class's share of the draws, from each example's draw count: the
+    fraction of draws whose example carries the class."""
+    by_class: Counter = Counter()
+    for i in numpy.flatnonzero(counts):
+        for label in labels[i]:
+            by_class[label] += int(counts[i])
+    n_draws = max(int(counts.sum()), 1)
+    return {c: by_class[c] / n_draws for c in sorted(by_class)}
 
 
 # Pairs of (loss, learned weight) kept per epoch for the report's plot.

@@ -181,3 +181,80 @@ def test_spacy_train_saves_model_best_adjusted(tmp_path):
     assert "[hamr] Saved logit-adjusted: textcat: tau = " in log
     nlp = spacy.load(tmp_path / "out" / "model-best")  # plain spaCy, the callback is not needed to load
     assert nlp.pipe_names == ["textcat"]
+
+
+def saved_with_batcher(tmp_path, batcher):
+    """A trained textcat saved with `batcher` as its [training.batcher] (the block the command reads)."""
+    from thinc.api import Config
+
+    nlp, examples, _, _ = trained_pipeline("textcat_bow", steps=STEPS["textcat_bow"])
+    nlp.to_disk(tmp_path / "model")
+    config = Config().from_disk(tmp_path / "model" / "config.cfg", interpolate=False)
+    config["training"]["batcher"] = batcher
+    config.to_disk(tmp_path / "model" / "config.cfg")
+    write_corpus(tmp_path / "train.spacy", examples)
+    write_corpus(tmp_path / "dev.spacy", textcat_examples(60, seed=7))
+    return tmp_path / "model"
+
+
+HAMR_BATCHER = {"@batchers": "hamr.v1", "size": 1000}
+
+
+def test_the_command_refuses_a_model_trained_on_draws_given_the_corpus_prior(tmp_path):
+    from spacy_hamr.cli.adjust import adjust
+
+    model = saved_with_batcher(tmp_path, HAMR_BATCHER)
+    for prior in (tmp_path / "train.spacy", None):
+        with pytest.raises(ValueError, match="resampled draws.*--draws-log.*--corpus-prior"):
+            adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=prior)
+    assert not (tmp_path / "out").exists()  # refused before any work
+    # Asked for by name, the corpus prior is taken.
+    adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy",
+                        corpus_prior=True)
+    assert adjustment.tau is not None and (tmp_path / "out" / "config.cfg").exists()
+
+
+@pytest.mark.parametrize("batcher", [{**HAMR_BATCHER, "resample": False},
+                                     {"@batchers": "spacy.batch_by_words.v1", "size": 1000}])
+def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_path, batcher):
+    from spacy_hamr.cli.adjust import adjust
+
+    from spacy.tokens import DocBin
+    from spacy.training import Corpus
+
+    model = saved_with_batcher(tmp_path, batcher)
+    adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy")
+    nlp = spacy.load(model)
+    expected = plan_adjustment(nlp, list(Corpus(tmp_path / "dev.spacy")(nlp)),
+                               train=list(DocBin().from_disk(tmp_path / "train.spacy").get_docs(nlp.vocab)))
+    assert numpy.abs(expected.delta).max() > 0
+    numpy.testing.assert_array_equal(adjustment.delta, expected.delta)
+
+
+@pytest.mark.slow
+def test_spacy_train_under_hamr_adjusts_with_the_draws_shares(tmp_path):
+    """The callback's prior is the class shares the batcher logged, not the corpus's 0.7/0.2/0.1."""
+    import srsly
+    from thinc.api import Config
+
+    from spacy_hamr.adjust import draws_prior
+    from spacy_hamr.variants import variant_config
+
+    from .conftest import generated_corpus
+    from .test_train_cli import init_config, train
+
+    data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
+    cfg = init_config(tmp_path, "textcat")
+    config = variant_config(Config().from_disk(cfg, interpolate=False), "hamr_adjusted")
+    config["training"]["batcher"]["log_path"] = str(tmp_path / "draws.jsonl")
+    config.to_disk(cfg)
+    log = train(cfg, data, tmp_path / "out", "--training.max_epochs", "3")
+    saved = [line for line in log.splitlines() if line.startswith("[hamr] Saved logit-adjusted")]
+    prior_text = saved[-1].split("prior from the hamr.v1 batcher's draws: ")[1]
+    used = {label: float(share) for label, share in (item.split() for item in prior_text.split(", "))}
+    labels = sorted(used)
+    logged = draws_prior(tmp_path / "draws.jsonl", labels)
+    assert len(list(srsly.read_jsonl(tmp_path / "draws.jsonl"))) == 3
+    numpy.testing.assert_allclose([used[label] for label in labels], logged, atol=0.002)
+    corpus = class_prior([eg.reference for eg in textcat_examples(150)], labels)
+    assert numpy.abs(logged - corpus).max() > 0.1  # the draws are not the corpus's distribution

@@ -6,7 +6,7 @@ from typing import Optional
 from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
-from ._util import hamr_cli
+from ._util import hamr_cli, output_folder
 
 
 @hamr_cli.command("adjust")
@@ -16,7 +16,8 @@ def adjust_cli(
     dev_path: Path = Arg(..., help="Dev corpus (.spacy) to choose the adjustment on", exists=True, dir_okay=False),
     output_dir: Path = Arg(..., help="Where to write the adjusted pipeline"),
     prior: Optional[Path] = Opt(None, "--prior", "-p", help="Training corpus (.spacy) whose class distribution is the prior (default: the corpus the model's config names in [paths] train)", exists=True, dir_okay=False),
-    draws_log: Optional[Path] = Opt(None, "--draws-log", help="Take the prior from a hamr.v1 batcher log (log_path): the class shares of HAMR's draws", exists=True, dir_okay=False),
+    draws_log: Optional[Path] = Opt(None, "--draws-log", help="Take the prior from a hamr.v1 batcher log (log_path): the class shares of HAMR's draws. Needed for a model trained on them (hamr.v1 batcher with resample = true), unless --corpus-prior", exists=True, dir_okay=False),
+    corpus_prior: bool = Opt(False, "--corpus-prior", help="Use the training corpus's class distribution as the prior although the model was trained on the hamr.v1 batcher's resampled draws"),
     component: Optional[str] = Opt(None, "--component", "-c", help="The textcat component, if the pipeline has several"),
     # fmt: on
 ):
@@ -24,34 +25,48 @@ def adjust_cli(
     threshold per label (textcat_multilabel) on the dev corpus for macro-F1,
     and write the pipeline with only its output bias changed: plain spaCy."""
     try:
-        adjustment = adjust(model, dev_path, output_dir, prior, draws_log, component)
+        adjustment = adjust(model, dev_path, output_dir, prior, draws_log, component, corpus_prior)
     except ValueError as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Adjusted {adjustment.describe()}; wrote {output_dir}")
 
 
 def adjust(model: Path, dev_path: Path, output_dir: Path, prior: Optional[Path] = None,
-           draws_log: Optional[Path] = None, component: Optional[str] = None):
-    """Adjust `model` on `dev_path` and write it to `output_dir`; return the Adjustment."""
+           draws_log: Optional[Path] = None, component: Optional[str] = None, corpus_prior: bool = False):
+    """Adjust `model` on `dev_path` and write it to `output_dir`; return the Adjustment.
+    Raises ValueError, before any work, where output_dir cannot be written, and
+    for a model trained on HAMR's resampled draws given neither draws_log nor
+    corpus_prior."""
     import spacy
     from spacy.tokens import DocBin
     from spacy.training import Corpus
+    from spacy.util import load_config
 
-    from ..adjust import adjust_pipeline, draws_prior, textcat_component
+    from ..adjust import adjust_pipeline, draws_prior, textcat_component, trained_on_draws
 
     if prior is not None and draws_log is not None:
         raise ValueError("Give the prior as --prior (a training corpus) or --draws-log, not both.")
+    if corpus_prior and draws_log is not None:
+        raise ValueError("--corpus-prior takes the training corpus's distribution: leave out --draws-log.")
+    if draws_log is None and not corpus_prior and trained_on_draws(load_config(Path(model) / "config.cfg")):
+        raise ValueError(
+            f"{model} was trained on the hamr.v1 batcher's resampled draws ([training.batcher] resample = "
+            "true), so the class distribution it learned is that of the draws, not of the training corpus: "
+            "give --draws-log with the batcher's log (its log_path file), or add --corpus-prior to adjust "
+            "with the training corpus's distribution all the same.")
+    output_folder(output_dir)
     nlp = spacy.load(model)
     dev = list(Corpus(dev_path)(nlp))
     if draws_log is not None:
         labels = list(nlp.get_pipe(textcat_component(nlp, component)).labels)
-        adjustment = adjust_pipeline(nlp, dev, prior=draws_prior(draws_log, labels), component=component)
+        adjustment = adjust_pipeline(nlp, dev, prior=draws_prior(draws_log, labels), component=component,
+                                     dev_name=str(dev_path))
     else:
         train_path = prior or nlp.config["paths"].get("train")
         if not train_path or not Path(train_path).is_file():
             raise ValueError(f"The model's config names no training corpus that exists ({train_path}): "
                              "give it with --prior.")
         train = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
-        adjustment = adjust_pipeline(nlp, dev, train=train, component=component)
+        adjustment = adjust_pipeline(nlp, dev, train=train, component=component, dev_name=str(dev_path))
     nlp.to_disk(output_dir)
     return adjustment
