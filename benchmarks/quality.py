@@ -56,6 +56,16 @@ def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str 
     return path
 
 
+def block_settings(items) -> dict:
+    """--set's batcher.KEY=JSON and callback.KEY=JSON items as {"batcher": {...}, "callback": {...}}."""
+    extra = {"batcher": {}, "callback": {}}
+    for item in items:
+        key, value = item.split("=", 1)
+        block, name = key.split(".", 1)
+        extra[block][name] = json.loads(value)
+    return extra
+
+
 def scores(metrics: dict, minority: str, prefix: str = "") -> dict:
     return {f"{prefix}macro_f1": macro_f1(metrics), f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
             f"{prefix}per_class_f1": per_class_f1(metrics)}
@@ -75,11 +85,7 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    extra = {"batcher": {}, "callback": {}}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        block, name = key.split(".", 1)
-        extra[block][name] = json.loads(value)
+    extra = block_settings(args.set)
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
     minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))

@@ -24,7 +24,7 @@ import srsly
 from thinc.api import Config
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
+from quality import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run  # noqa: E402 (same folder)
 
 from spacy_hamr.convert import convert_dataset  # noqa: E402
 from spacy_hamr.variants import variant_config  # noqa: E402
@@ -52,11 +52,7 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    extra = {"batcher": {}, "callback": {}}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        block, name = key.split(".", 1)
-        extra[block][name] = json.loads(value)
+    extra = block_settings(args.set)
     work = args.work / (args.dataset + (f"_{args.limit}" if args.limit else ""))
     if args.limit:
         corpus = work / "corpus"
