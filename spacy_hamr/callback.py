@@ -309,6 +309,7 @@ class HamrCallback:
         if isinstance(outcome, str):
             warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.",
                           HamrWarning)
+            self.state.step_log["meta_skipped"].append(outcome)
             return None
         return outcome
 

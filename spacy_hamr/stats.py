@@ -38,7 +38,8 @@ LOSS_WEIGHT_SAMPLE = 500
 
 
 def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict:
-    """Weight mean / p10 / p90 and mean meta loss of the callback's steps."""
+    """Weight mean / p10 / p90, mean meta loss and the number of meta steps
+    (done and skipped) of the callback's steps."""
     summary: Dict = {}
     if step_log.get("weight"):
         w = numpy.asarray(step_log["weight"])
@@ -46,6 +47,9 @@ def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict
                        weight_p90=float(numpy.percentile(w, 90)))
     if step_log.get("meta_loss"):
         summary["meta_loss"] = float(numpy.mean(step_log["meta_loss"]))
+    if step_log.get("meta_loss") or step_log.get("meta_skipped"):
+        summary["meta_steps"] = len(step_log.get("meta_loss", []))
+        summary["meta_skipped"] = len(step_log.get("meta_skipped", []))
     pairs = step_log.get("loss_weight") or []
     if pairs:
         keep = rng.choice(len(pairs), size=min(len(pairs), LOSS_WEIGHT_SAMPLE), replace=False)
@@ -64,6 +68,8 @@ def format_statistics(stats: Dict) -> str:
                  f"p90 {stats['weight_p90']:.2f}")
     if "meta_loss" in stats:
         line += f"; meta loss {stats['meta_loss']:.4f}"
+    if stats.get("meta_skipped"):
+        line += f"; {stats['meta_skipped']} of {stats['meta_steps'] + stats['meta_skipped']} meta steps skipped"
     if "class_rates" in stats:
         line += "; class rates: " + ", ".join(f"{c} {r:.2f}" for c, r in stats["class_rates"].items())
     return line + f"; share of draws: {shares}"

@@ -155,3 +155,16 @@ def test_loss_pass_gives_a_repeated_example_its_own_loss(kind, parser_dropout_of
     batch, _ = run([a, b, a])
     numpy.testing.assert_allclose(batch[[0, 2]], [alone[0], alone[0]], rtol=1e-5)
     assert alone[0] > 0
+
+
+def test_the_epoch_summary_counts_skipped_meta_steps():
+    from spacy_hamr.stats import format_statistics, step_summary
+
+    log = {"meta_loss": [0.5, 0.7], "meta_skipped": ["meta loss nan, meta gradient norm 0"]}
+    summary = step_summary(log, numpy.random.default_rng(0))
+    assert (summary["meta_steps"], summary["meta_skipped"]) == (2, 1)
+    line = format_statistics({"epoch": 0, "draws": 4, "unique": 3, "max_repeats": 2, "class_share": {"a": 1.0},
+                              **summary})
+    assert "meta loss 0.6000; 1 of 3 meta steps skipped" in line
+    assert "skipped" not in format_statistics({"epoch": 0, "draws": 4, "unique": 3, "max_repeats": 2,
+                                               "class_share": {"a": 1.0}, **step_summary({"meta_loss": [0.5]}, None)})

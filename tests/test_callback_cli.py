@@ -1,11 +1,14 @@
 """Full HAMR (batcher + callback) through `spacy train` on configs made by
 `spacy init config`, and the trained pipelines loaded by spaCy alone."""
 import json
+import math
+import re
 import subprocess
 import sys
 
 import numpy
 import pytest
+import srsly
 from thinc.api import Config
 
 from spacy_hamr.variants import variant_config
@@ -48,22 +51,73 @@ def predictions(model_dir, texts, plain):
     return json.loads(json.dumps([[d.cats, [(e.start, e.end, e.label_) for e in d.ents]] for d in nlp.pipe(texts)]))
 
 
+def hamr_references(value, where=""):
+    """The places in a config section that name HAMR: a registered function
+    (`@...` = "hamr....") or the spacy_hamr module. Only these: a model's name
+    is a path, which may well contain "hamr" (a checkout in spacy-hamr/)."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).startswith("@") and isinstance(item, str) and item.startswith("hamr."):
+                found.append(f"{where}.{key} = {item!r}")
+            found += hamr_references(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found += hamr_references(item, f"{where}[{i}]")
+    elif isinstance(value, str) and re.match(r"spacy_hamr([.:]|$)", value):
+        found.append(f"{where} = {value!r}")
+    return found
+
+
+def naming_hamr(config: Config):
+    """What names HAMR in a saved pipeline's config, outside [training] (which
+    spacy.load does not resolve)."""
+    return [found for section, value in config.items() if section != "training"
+            for found in hamr_references(value, f"[{section}]")]
+
+
+def test_a_saved_config_names_hamr_by_registry_names_and_the_module_not_by_paths():
+    assert hamr_references({"batcher": {"@batchers": "hamr.v1", "size": 1000}}, "[training]") == [
+        "[training].batcher.@batchers = 'hamr.v1'"]
+    assert hamr_references({"log": {"@loggers": "hamr.eval_log.v1"}, "x": ["a", "spacy_hamr.components:f"]}) == [
+        ".log.@loggers = 'hamr.eval_log.v1'", ".x[1] = 'spacy_hamr.components:f'"]
+    saved = {"training": {"batcher": {"@batchers": "hamr.v1"}},
+             "components": {"transformer": {"model": {"@architectures": "spacy-transformers.TransformerModel.v3",
+                                                      "name": "/home/me/spacy-hamr/spacy_hamr/hamr_minilm"}}}}
+    assert naming_hamr(Config(saved)) == []  # [training] is HAMR's; a path is no reference
+    saved["nlp"] = {"batcher": {"@batchers": "hamr.v1"}}
+    assert naming_hamr(Config(saved)) == ["[nlp].batcher.@batchers = 'hamr.v1'"]
+
+
 def assert_plain_spacy(model_dir, texts):
     config = Config().from_disk(model_dir / "config.cfg", interpolate=False)
-    for section, value in config.items():
-        if section != "training":
-            assert "hamr" not in json.dumps(value), f"[{section}] names HAMR"
+    assert not naming_hamr(config), "the saved pipeline names HAMR"
     assert predictions(model_dir, texts, plain=True) == predictions(model_dir, texts, plain=False)
+
+
+def train_with_meta_steps(cfg, data, output, epochs, *overrides):
+    """`spacy train` of a HAMR config for `epochs` epochs, checking from the
+    batcher's JSONL log (log_path) that every epoch ran meta steps (its record
+    counts them and has their mean meta loss) and that none was skipped.
+    Returns the log and the epochs' records."""
+    log_path = output.parent / f"{output.name}_hamr.jsonl"
+    log = train(cfg, data, output, "--training.max_epochs", str(epochs),
+                "--training.batcher.log_path", str(log_path), *overrides)
+    records = list(srsly.read_jsonl(log_path))
+    assert [record["epoch"] for record in records] == list(range(epochs))
+    idle = [record["epoch"] for record in records if not math.isfinite(record.get("meta_loss", math.nan))]
+    assert not idle, f"no meta step ran in epochs {idle}"
+    assert all(record["meta_steps"] > 0 and record["meta_skipped"] == 0 for record in records), records
+    return log, records
 
 
 def test_textcat_full_hamr_ships_plain_spacy(tmp_path, idai_slice):
     cfg = init_config(tmp_path, "textcat")
     switch_on_hamr(cfg)
-    log = train(cfg, idai_slice, tmp_path / "out", "--training.max_epochs", "2",
-                "--training.accumulate_gradient", "2")
+    log, records = train_with_meta_steps(cfg, idai_slice, tmp_path / "out", 2, "--training.accumulate_gradient", "2")
     epoch_lines = [line for line in log.splitlines() if line.startswith("[hamr] epoch")]
-    assert len(epoch_lines) == 2
-    assert all("weight mean" in line and "meta loss" in line for line in epoch_lines)
+    assert len(epoch_lines) == 2 and all("weight mean" in line and "meta loss" in line for line in epoch_lines)
+    assert all("weight_mean" in record for record in records)
     texts = ["Please send food and water to Chimanimani", "Prayers for Mozambique", "Roads are cut off"]
     for model in ("model-best", "model-last"):
         assert_plain_spacy(tmp_path / "out" / model, texts)
@@ -72,7 +126,7 @@ def test_textcat_full_hamr_ships_plain_spacy(tmp_path, idai_slice):
 def test_ner_full_hamr_with_macro_f_selection(tmp_path, mit_slice):
     cfg = init_config(tmp_path, "ner")
     switch_on_hamr(cfg, {"ents_f": 0.0, "ents_p": 0.0, "ents_r": 0.0, "ents_macro_f": 1.0})
-    log = train(cfg, mit_slice, tmp_path / "out", "--training.max_epochs", "1")
+    log, _ = train_with_meta_steps(cfg, mit_slice, tmp_path / "out", 1)
     assert "ENTS_MACRO_F" in log.upper() and "weight mean" in log
     assert_plain_spacy(tmp_path / "out" / "model-best", ["cheap italian food near downtown", "any thai places open now"])
 
@@ -104,9 +158,8 @@ def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
     cfg = tmp_path / "trf.cfg"
     cfg.write_text((ROOT / "project" / "configs" / "textcat_trf.cfg").read_text())
     switch_on_hamr(cfg)
-    log = train(cfg, idai_tiny, tmp_path / "out", "--training.max_epochs", "1",
-                "--components.transformer.model.name", default_model_path())
-    assert "meta loss" in log
+    train_with_meta_steps(cfg, idai_tiny, tmp_path / "out", 1, "--components.transformer.model.name",
+                          default_model_path())
     assert_plain_spacy(tmp_path / "out" / "model-last", ["Roads are cut off in Beira"])
     import spacy
 
@@ -155,8 +208,8 @@ def test_frozen_sourced_components_are_left_alone(tmp_path, idai_no_entities, so
     config["training"]["annotating_components"] = annotating
     config.to_disk(cfg)
     switch_on_hamr(cfg)
-    log = train(cfg, idai_no_entities, tmp_path / "out", "--training.max_epochs", "1")
-    assert "meta loss" in log and "unweighted" not in log  # frozen components are not named
+    log, _ = train_with_meta_steps(cfg, idai_no_entities, tmp_path / "out", 1)
+    assert "unweighted" not in log  # frozen components are not named
     import spacy
 
     trained, source = spacy.load(tmp_path / "out" / "model-last"), spacy.load(sourced_ner)

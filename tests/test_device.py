@@ -3,24 +3,29 @@ stand-in device (tests/stand_in_device.py) refuses every implicit conversion
 to numpy, as cupy does, so a numpy call on a model's array fails here as it
 would on a GPU."""
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy
 import pytest
 import spacy
 import torch
 from spacy.training import Example
-from thinc.api import Linear, Softmax, chain, fix_random_seed, get_current_ops, set_current_ops
+from spacy.util import load_config, load_model_from_config
+from thinc.api import Adam, Linear, Softmax, chain, fix_random_seed, get_current_ops, set_current_ops
 
 from spacy_hamr import random_streams
-from spacy_hamr.components import LossBook, TextcatWeighting
+from spacy_hamr.callback import make_loss_pass
+from spacy_hamr.components import LossBook, TextcatWeighting, install
 from spacy_hamr.embedders import make_doc_vectors_embedder
 from spacy_hamr.lookahead import Perturbation, TrainableParams, hypergradient, gradient_norm
 from spacy_hamr.neighbors import NeighbourIndex
 from spacy_hamr.random_streams import frozen_randomness
 
+from .conftest import ROOT, textcat_examples
 from .pipelines import trained_pipeline
 from .test_hypergradient import brute_force
 from .stand_in_device import DeviceArray, StandInOps, to_stand_in
+from .tiny_transformer import save_tiny_bert
 
 N_IN, N_HIDDEN, N_CLASSES = 6, 5, 3
 
@@ -211,3 +216,42 @@ def test_device_dropout_masks_repeat_in_both_passes(monkeypatch):
         minus = fake.random.get_random_state().uniform(size=4)
         numpy.testing.assert_array_equal(plus, minus)
     assert fake.random.current is before  # the training's own generator is back
+
+
+def tiny_transformer_pipeline(path: Path, n: int = 16):
+    """(nlp, examples, book, params): the project's transformer textcat config
+    (project/configs/textcat_trf.cfg) on the random-weights tiny BERT, with the
+    HAMR adapters installed, trained a step; on the GPU where the current
+    ops are cupy's."""
+    pytest.importorskip("spacy_transformers")
+    examples = textcat_examples(n)
+    model = save_tiny_bert(path, [w for eg in examples for w in eg.reference.text.split()])
+    config = load_config(ROOT / "project" / "configs" / "textcat_trf.cfg",
+                         overrides={"components.transformer.model.name": str(model)})
+    nlp = load_model_from_config(config, auto_fill=True)
+    nlp.initialize(lambda: examples)
+    # One step off the output layer's W = 0 (every loss log 3); the config's warm-up would not move it.
+    nlp.update(examples, sgd=Adam(0.01), losses={})
+    book = LossBook()
+    install(nlp, book, exclude=[], ner_reduction="sum")
+    return nlp, examples, book, TrainableParams.of_pipeline(nlp, [])
+
+
+def transformer_passes(nlp, examples, book, params):
+    """Losses of three loss passes under frozen randomness: two in a row, then one after the reset."""
+    run = make_loss_pass(nlp, book, params)
+    with frozen_randomness() as reset:
+        first, _ = run(examples[:8])
+        second, _ = run(examples[:8])
+        reset()
+        again, _ = run(examples[:8])
+    return first, second, again
+
+
+def test_transformer_loss_passes_repeat_with_frozen_randomness(tmp_path):
+    """The transformer runs in train mode in the loss passes, so it draws dropout
+    masks (from torch's host generator here; on a GPU, its CUDA generator:
+    test_gpu.py): consecutive passes differ, a reset pass repeats the first."""
+    first, second, again = transformer_passes(*tiny_transformer_pipeline(tmp_path / "bert"))
+    assert not numpy.array_equal(first, second)  # dropout is drawn: the reset is what makes them agree
+    numpy.testing.assert_array_equal(first, again)

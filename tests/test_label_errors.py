@@ -11,7 +11,7 @@ from spacy_hamr.label_errors import (from_to_table, gold_indices, per_class_esti
                                      textcat_errors)
 from spacy_hamr.planted_errors import NER_KINDS, flip_labels, plant_ner_errors
 from spacy_hamr.review import ner_task, review_command, textcat_task
-from spacy_hamr.span_suspects import doc_suspects, sentence_scores
+from spacy_hamr.span_suspects import Suspect, doc_suspects, sentence_scores
 from spacy_hamr.state import HamrState
 from spacy_hamr.state_file import read_state, write_state
 
@@ -146,10 +146,11 @@ def test_span_suspects_are_typed_and_scored_by_the_gold_readings_loss():
     gold = [(0, 2, "PER"), (3, 4, "LOC"), (5, 6, "ORG"), (8, 9, "PER")]
     predicted = [(0, 2, "PER"), (3, 4, "ORG"), (5, 7, "ORG"), (7, 8, "LOC")]
     losses = numpy.array([0.1, 0.1, 0.0, 2.0, 0.0, 0.5, 3.0, 1.0, 0.7])
-    suspects = {s.kind: s for s in doc_suspects(4, gold, predicted, losses)}
-    assert set(suspects) == {"wrong_type", "boundary", "missing", "spurious"}  # (0, 2, PER) agrees: none
-    assert suspects["wrong_type"].gold == (3, 4, "LOC") and suspects["wrong_type"].score == 2.0
-    assert suspects["boundary"].predicted == (5, 7, "ORG") and suspects["boundary"].score == 3.0
-    assert suspects["missing"].gold is None and suspects["missing"].score == 1.0
-    assert suspects["spurious"].predicted is None and suspects["spurious"].score == 0.7
-    assert sentence_scores(6, suspects.values()).tolist() == [0, 0, 0, 0, 3.0, 0]
+    suspects = doc_suspects(4, gold, predicted, losses)
+    # Exactly one suspect per disagreement, scored at its worst token; (0, 2, PER) agrees: none.
+    expected = [Suspect(4, "wrong_type", (3, 4, "LOC"), (3, 4, "ORG"), 2.0),
+                Suspect(4, "boundary", (5, 6, "ORG"), (5, 7, "ORG"), 3.0),
+                Suspect(4, "missing", None, (7, 8, "LOC"), 1.0),
+                Suspect(4, "spurious", (8, 9, "PER"), None, 0.7)]
+    assert len(suspects) == len(expected) and set(suspects) == set(expected)
+    assert sentence_scores(6, suspects).tolist() == [0, 0, 0, 0, 3.0, 0]
