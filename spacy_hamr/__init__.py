@@ -3,13 +3,27 @@
 Registered through entry points (no `--code` needed):
   @batchers   "hamr.v1"                      spacy_hamr.batcher.configure_hamr_batcher
   @callbacks  "hamr.v1"                      spacy_hamr.callback.make_hamr_callback
+              "hamr.logit_adjustment.v1"     spacy_hamr.adjust_on_save.make_logit_adjustment
+  @loggers    "hamr.eval_log.v1"             spacy_hamr.eval_log.make_eval_log
   @misc       "hamr.tfidf_embedder.v1", "hamr.sentence_embedder.v1",
               "hamr.npy_embedder.v1", "hamr.doc_vectors_embedder.v1"   spacy_hamr.embedders
   spacy CLI   `spacy hamr make-meta | convert | variant-config | adjust | hard-examples |
               find-label-errors`   spacy_hamr.cli
 """
-from .batcher import HamrBatcher, configure_hamr_batcher
 from .state import HamrState, active_state
 
 __version__ = "0.1.0"
 __all__ = ["HamrBatcher", "HamrState", "active_state", "configure_hamr_batcher", "__version__"]
+
+# The batcher imports faiss (its neighbour index). spaCy imports this package
+# for every command of its CLI, `spacy info` included, through the `spacy_cli`
+# entry point, so the batcher loads only when it is asked for.
+_BATCHER_NAMES = ("HamrBatcher", "configure_hamr_batcher")
+
+
+def __getattr__(name):
+    if name in _BATCHER_NAMES:
+        from . import batcher
+
+        return getattr(batcher, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

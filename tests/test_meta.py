@@ -36,10 +36,11 @@ def test_ner_balances_entity_counts_per_type():
 
 
 TIED_TYPES = """
-import json, spacy
+import json
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 from spacy_hamr.meta import balanced_meta_indices
-vocab = spacy.blank("en").vocab
+vocab = Vocab()  # not spacy.blank, which loads every entry point: seconds per process
 def doc(*types):
     words, ents = [], []
     for t in types:
@@ -53,6 +54,7 @@ print(json.dumps(balanced_meta_indices(train, dev, seed=0)))
 """
 
 
+@pytest.mark.slow  # four interpreters, seconds each
 def test_tied_entity_types_give_the_same_split_in_every_process():
     """Types with equal counts are taken in name order, not in set order (which
     follows the string hash seed of the process)."""

@@ -44,6 +44,7 @@ def wordy_examples(n: int = 3000, vocabulary: int = 3000):
     return [Example(nlp.make_doc(t), nlp.make_doc(t)) for t in texts]
 
 
+@pytest.mark.slow  # an SVD large enough to be split across threads
 def test_tfidf_embedding_is_bit_identical_at_one_and_two_threads():
     examples = wordy_examples()
     embed = make_tfidf_embedder()
