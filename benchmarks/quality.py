@@ -3,16 +3,20 @@
     python benchmarks/quality.py --dataset cyclone_idai_2019 --pipeline textcat \
         --epochs 8 --seeds 0 1 2 --variants baseline oversample hamr --out results/quality_idai.json
 
-Each variant is the config `spacy init config -p PIPELINE -o efficiency` makes,
-with only [training.batcher] / [training.before_update] changed
+Each variant is the config `spacy init config -p PIPELINE -o efficiency` makes
+(or `--config`'s, e.g. project/configs/textcat_trf.cfg, its transformer the offline
+all-MiniLM-L6-v2), with only [training.batcher] / [training.before_update] changed
 (spacy_hamr.variants.VARIANTS; "baseline" is the plain config);
 trained with `python -m spacy train`, model-best evaluated on test and dev.
 `--set` adds settings to the variants' blocks and `--name` stores the arm under
-another name (one variant with several settings). Each row has the run's
-number of updates (the hamr.eval_log.v1 logger counts them) and per-class F1.
+another name (one variant with several settings); `--override KEY=VALUE` passes
+settings of other blocks to `spacy train` (every arm alike). `--threads` pins
+every run to that many threads. Each row has the run's number of updates (the
+hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +27,7 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.convert import convert_dataset
+from spacy_hamr.embedders import default_model_path
 from spacy_hamr.eval_log import read_eval_log
 from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.variants import VARIANTS, variant_config
@@ -45,13 +50,18 @@ def dataset_corpus(data: Path, work: Path) -> Path:
     return corpus
 
 
-def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None) -> Path:
-    base = work / f"{pipeline}.cfg"
-    if not base.exists():
-        run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
-    config = variant_config(Config().from_disk(base, interpolate=False), variant,
-                            extra.get("batcher"), extra.get("callback"))
-    path = work / f"{pipeline}_{name or variant}.cfg"
+def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None,
+                base: Path = None) -> Path:
+    """variant's config in work/: from `base`, or from spacy init config's efficiency config."""
+    if base is None:
+        base = work / f"{pipeline}.cfg"
+        if not base.exists():
+            run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
+    config = Config().from_disk(base, interpolate=False)
+    if "transformer" in config["components"]:
+        config["components"]["transformer"]["model"]["name"] = default_model_path()
+    config = variant_config(config, variant, extra.get("batcher"), extra.get("callback"))
+    path = work / f"{base.stem if base.parent != work else pipeline}_{name or variant}.cfg"
     config.to_disk(path)
     return path
 
@@ -82,10 +92,17 @@ def main():
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_bench"))
     parser.add_argument("--set", nargs="*", default=[], help="extra settings: batcher.KEY=JSON or callback.KEY=JSON")
     parser.add_argument("--name", help="store the (single) variant under this name")
+    parser.add_argument("--config", type=Path, help="base config (default: spacy init config's efficiency config)")
+    parser.add_argument("--override", nargs="*", default=[], help="spacy train settings for every arm: KEY=VALUE")
+    parser.add_argument("--threads", type=int, help="OMP/MKL/OpenBLAS threads of every run (default: the library's)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
     extra = block_settings(args.set)
+    overrides = [part for item in args.override for part in (f"--{item.split('=', 1)[0]}", item.split("=", 1)[1])]
+    env = dict(os.environ)
+    if args.threads:
+        env.update({name: str(args.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
     minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))
@@ -94,7 +111,7 @@ def main():
         parser.error("--name stores one variant: give a single --variants")
     for variant in args.variants:
         arm = args.name or variant
-        cfg = make_config(work, args.pipeline, variant, extra, arm)
+        cfg = make_config(work, args.pipeline, variant, extra, arm, args.config)
         for seed in args.seeds:
             out = work / f"{arm}_s{seed}"
             log = out.parent / f"{arm}_s{seed}_log.jsonl"
@@ -108,15 +125,17 @@ def main():
             run([sys.executable, "-m", "spacy", "train", cfg, "--output", out,
                  "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
                  "--training.max_epochs", args.epochs, "--system.seed", seed,
-                 "--training.logger", logger, *hamr_log])
+                 "--training.logger", logger, *hamr_log, *overrides], env=env)
             seconds = time.perf_counter() - start
             for split in ("test", "dev"):
                 run([sys.executable, "-m", "spacy", "evaluate", out / "model-best", corpus / f"{split}.spacy",
-                     "--output", out / f"{split}.json"])
-            updates = read_eval_log(log)[1]
+                     "--output", out / f"{split}.json"], env=env)
+            evaluations, updates = read_eval_log(log)
             row = {**scores(srsly.read_json(out / "test.json"), minority),
                    **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
-                   "updates": updates, "train_seconds": seconds, "settings": extra}
+                   "updates": updates, "train_seconds": seconds, "settings": extra,
+                   "config": str(args.config or f"efficiency {args.pipeline}"), "overrides": args.override,
+                   "threads": args.threads, "dev_curve": [[e["step"], e["score"]] for e in evaluations]}
             results.setdefault(arm, {})[str(seed)] = row
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
