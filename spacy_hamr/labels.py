@@ -78,3 +78,15 @@ def macro_loss_weights(labels: Sequence[List[str]]) -> numpy.ndarray:
     counts = label_counts(labels)
     share = numpy.array([sum(1.0 / counts[c] for c in example) for example in labels], dtype="float64")
     return share * len(labels) / len(counts)
+
+
+def class_counts(docs: Iterable[Doc]) -> Counter:
+    """Gold class mentions: positive categories (score >= POSITIVE) of text
+    classification docs, entity mentions per type of NER docs."""
+    counts: Counter = Counter()
+    for doc in docs:
+        if doc.cats:
+            counts.update(positive_categories(doc.cats))
+        else:
+            counts.update(ent.label_ for ent in doc.ents)
+    return counts

@@ -5,8 +5,8 @@ import spacy
 import torch
 from thinc.api import fix_random_seed
 
-from spacy_hamr.components import LossBook, install
-from spacy_hamr.lookahead import TrainableParams
+from spacy_hamr.meta_weighting.loss_adapters import LossBook, install
+from spacy_hamr.meta_weighting.lookahead import TrainableParams
 
 from .conftest import ner_examples, textcat_examples
 

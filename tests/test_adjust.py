@@ -9,9 +9,8 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_hamr.adjust import (adjust_pipeline, class_prior, output_bias_layer, plan_adjustment, shifted,
-                               textcat_component)
-from spacy_hamr.adjust_on_save import make_logit_adjustment
+from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, class_prior, output_bias_layer, plan_adjustment, shifted, textcat_component
+from spacy_hamr.logit_adjustment.adjust_on_save import make_logit_adjustment
 
 from .conftest import ner_examples, textcat_examples, write_corpus
 from .pipelines import trained_pipeline
@@ -237,8 +236,8 @@ def test_spacy_train_under_hamr_adjusts_with_the_draws_shares(tmp_path):
     import srsly
     from thinc.api import Config
 
-    from spacy_hamr.adjust import draws_prior
-    from spacy_hamr.variants import variant_config
+    from spacy_hamr.logit_adjustment.adjust import draws_prior
+    from spacy_hamr.experiments.variants import variant_config
 
     from .conftest import generated_corpus
     from .test_train_cli import init_config, train

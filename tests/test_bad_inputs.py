@@ -10,12 +10,12 @@ import spacy
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.adjust import plan_adjustment
-from spacy_hamr.batcher import configure_hamr_batcher
-from spacy_hamr.components import Visit
+from spacy_hamr.logit_adjustment.adjust import plan_adjustment
+from spacy_hamr.training.batcher import configure_hamr_batcher
+from spacy_hamr.meta_weighting.loss_adapters import Visit
 from spacy_hamr.errors import HamrWarning
-from spacy_hamr.state import HamrState
-from spacy_hamr.state_file import write_state
+from spacy_hamr.training.shared_state import HamrState
+from spacy_hamr.training.state_file import write_state
 
 from .conftest import generated_corpus, textcat_examples, write_corpus
 from .test_audit import audit, stops_before_training
@@ -226,7 +226,7 @@ def test_hard_examples_checks_its_output_folder_before_any_work(tmp_path, monkey
     def work(*args, **kwargs):
         raise AssertionError("the report was built before the output folder was checked")
 
-    monkeypatch.setattr("spacy_hamr.hard_examples.build_report", work)
+    monkeypatch.setattr("spacy_hamr.label_errors.report.build_report", work)
     output = tmp_path / "taken" / "report"
     result = spacy_cli("hamr", "hard-examples", tmp_path / "model", train, state, "--output", output)
     assert result.exit_code == 1, result.output

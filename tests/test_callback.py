@@ -5,13 +5,14 @@ import spacy
 import torch
 from spacy.tokens import DocBin
 
-from spacy_hamr.callback import filled, make_hamr_callback, make_loss_pass
-from spacy_hamr.components import LossBook, install, output_is_softmax
-from spacy_hamr.meta import check_meta_labels, read_meta_examples
+from spacy_hamr.training.callback import filled, make_hamr_callback, make_loss_pass
+from spacy_hamr.meta_weighting.loss_adapters import LossBook, install
+from spacy_hamr.textcat_output import output_is_softmax
+from spacy_hamr.meta_weighting.meta_set import check_meta_labels, read_meta_examples
 from spacy_hamr.errors import HamrWarning
-from spacy_hamr.state import HamrState
-from spacy_hamr.weighting import inverse_frequency_weights
-from spacy_hamr.weight_net import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
+from spacy_hamr.training.shared_state import HamrState
+from spacy_hamr.meta_weighting.weighting import inverse_frequency_weights
+from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
 
 from .conftest import ner_examples, textcat_examples
 from .pipelines import trained_pipeline
@@ -158,7 +159,7 @@ def test_loss_pass_gives_a_repeated_example_its_own_loss(kind, parser_dropout_of
 
 
 def test_the_epoch_summary_counts_skipped_meta_steps():
-    from spacy_hamr.stats import format_statistics, step_summary
+    from spacy_hamr.training.epoch_stats import format_statistics, step_summary
 
     log = {"meta_loss": [0.5, 0.7], "meta_skipped": ["meta loss nan, meta gradient norm 0"]}
     summary = step_summary(log, numpy.random.default_rng(0))

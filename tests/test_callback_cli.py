@@ -11,7 +11,7 @@ import pytest
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.variants import variant_config
+from spacy_hamr.experiments.variants import variant_config
 
 from .test_train_cli import idai_slice, init_config, mit_slice, train  # noqa: F401 (fixtures)
 
@@ -79,8 +79,8 @@ def naming_hamr(config: Config):
 def test_a_saved_config_names_hamr_by_registry_names_and_the_module_not_by_paths():
     assert hamr_references({"batcher": {"@batchers": "hamr.v1", "size": 1000}}, "[training]") == [
         "[training].batcher.@batchers = 'hamr.v1'"]
-    assert hamr_references({"log": {"@loggers": "hamr.eval_log.v1"}, "x": ["a", "spacy_hamr.components:f"]}) == [
-        ".log.@loggers = 'hamr.eval_log.v1'", ".x[1] = 'spacy_hamr.components:f'"]
+    assert hamr_references({"log": {"@loggers": "hamr.eval_log.v1"}, "x": ["a", "spacy_hamr.meta_weighting.loss_adapters:f"]}) == [
+        ".log.@loggers = 'hamr.eval_log.v1'", ".x[1] = 'spacy_hamr.meta_weighting.loss_adapters:f'"]
     saved = {"training": {"batcher": {"@batchers": "hamr.v1"}},
              "components": {"transformer": {"model": {"@architectures": "spacy-transformers.TransformerModel.v3",
                                                       "name": "/home/me/spacy-hamr/spacy_hamr/hamr_minilm"}}}}
@@ -151,7 +151,7 @@ def idai_tiny(tmp_path_factory):
 def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
     """The project's transformer config (`spacy init config -G`, offline MiniLM) with the two blocks:
     the look-ahead covers the transformer's torch weights, and the result loads without HAMR."""
-    from spacy_hamr.embedders import default_model_path
+    from spacy_hamr.resampling.embedders import default_model_path
 
     from .conftest import ROOT
 
@@ -163,7 +163,7 @@ def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
     assert_plain_spacy(tmp_path / "out" / "model-last", ["Roads are cut off in Beira"])
     import spacy
 
-    from spacy_hamr.lookahead import TrainableParams
+    from spacy_hamr.meta_weighting.lookahead import TrainableParams
 
     params = TrainableParams.of_pipeline(spacy.load(tmp_path / "out" / "model-last"), exclude=[])
     assert sum(t.numel() for t in params.torch) > 20_000_000  # all-MiniLM-L6-v2's 22.7M weights

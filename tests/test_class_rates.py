@@ -10,13 +10,13 @@ import pytest
 from spacy.tokens import DocBin
 from thinc.api import fix_random_seed
 
-from spacy_hamr.batcher import configure_hamr_batcher
-from spacy_hamr.callback import make_hamr_callback
-from spacy_hamr.class_rates import ClassRates
+from spacy_hamr.training.batcher import configure_hamr_batcher
+from spacy_hamr.training.callback import make_hamr_callback
+from spacy_hamr.meta_weighting.class_rates import ClassRates
 from spacy_hamr.labels import macro_loss_weights, primary_labels
-from spacy_hamr.meta import balanced_meta_indices, make_balanced_meta
-from spacy_hamr.stats import format_statistics
-from spacy_hamr.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
+from spacy_hamr.meta_weighting.meta_set import balanced_meta_indices, make_balanced_meta
+from spacy_hamr.training.epoch_stats import format_statistics
+from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
 
 from .conftest import ner_examples, textcat_examples
 from .pipelines import trained_pipeline
@@ -87,7 +87,7 @@ def test_held_out_examples_are_never_trained_on(tmp_path, resample, capsys):
 
 def test_first_batch_is_cleaned_in_place(tmp_path):
     """spaCy draws the first batch before the callback chooses the meta set."""
-    from spacy_hamr.state import HamrState
+    from spacy_hamr.training.shared_state import HamrState
 
     state = HamrState()
     examples = textcat_examples(10)

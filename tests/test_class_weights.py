@@ -5,7 +5,7 @@ import re
 import pytest
 import spacy
 
-from spacy_hamr.callback import make_hamr_callback
+from spacy_hamr.training.callback import make_hamr_callback
 
 from .conftest import ner_example, textcat_examples, write_corpus
 from .pipelines import dense_norm as norm, trained_pipeline

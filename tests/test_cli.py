@@ -6,7 +6,7 @@ from spacy.tokens import DocBin
 from spacy.util import registry
 from typer.testing import CliRunner
 
-from spacy_hamr.scoring import corpus_class_counts
+from spacy_hamr.experiments.metrics import corpus_class_counts
 
 from .conftest import ROOT, ner_examples, textcat_examples
 

@@ -8,12 +8,7 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_hamr.embedders import (
-    make_doc_vectors_embedder,
-    make_npy_embedder,
-    make_sentence_embedder,
-    make_tfidf_embedder,
-)
+from spacy_hamr.resampling.embedders import make_doc_vectors_embedder, make_npy_embedder, make_sentence_embedder, make_tfidf_embedder
 
 from .conftest import textcat_examples, write_corpus
 
@@ -95,9 +90,9 @@ EXTRA_PACKAGES = ("transformers", "sentence_transformers", "spacy_transformers",
 
 DEFAULT_PATH = """
 import json, sys
-import spacy_hamr, spacy_hamr.batcher, spacy_hamr.callback, spacy_hamr.cli, spacy_hamr.embedders
-from spacy_hamr.batcher import configure_hamr_batcher
-from spacy_hamr.callback import make_hamr_callback
+import spacy_hamr, spacy_hamr.training.batcher, spacy_hamr.training.callback, spacy_hamr.cli, spacy_hamr.resampling.embedders
+from spacy_hamr.training.batcher import configure_hamr_batcher
+from spacy_hamr.training.callback import make_hamr_callback
 configure_hamr_batcher(size=100)
 make_hamr_callback()
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[1:])))

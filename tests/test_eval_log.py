@@ -3,7 +3,7 @@ import pytest
 import spacy
 from spacy.util import registry
 
-from spacy_hamr.eval_log import read_eval_log
+from spacy_hamr.training.eval_log import read_eval_log
 
 
 def info(step, score):

@@ -9,9 +9,9 @@ import pytest
 from thinc.api import Config, NumpyOps, require_gpu, set_current_ops
 from thinc.util import gpu_is_available
 
-from spacy_hamr.callback import make_loss_pass
-from spacy_hamr.lookahead import hypergradient
-from spacy_hamr.variants import variant_config
+from spacy_hamr.training.callback import make_loss_pass
+from spacy_hamr.meta_weighting.lookahead import hypergradient
+from spacy_hamr.experiments.variants import variant_config
 
 from .conftest import ROOT, generated_corpus
 from .pipelines import trained_pipeline

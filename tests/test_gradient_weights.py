@@ -2,7 +2,7 @@
 gradient of [a] alone; weights scale linearly."""
 import pytest
 
-from spacy_hamr.random_streams import frozen_randomness
+from spacy_hamr.meta_weighting.random_streams import frozen_randomness
 
 from .conftest import ner_example
 from .pipelines import dense_norm as global_norm, gradients, trained_pipeline

@@ -9,8 +9,8 @@ import srsly
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from spacy_hamr.hard_examples import hardness_scores, is_suspect
-from spacy_hamr.state_file import corpus_positions, fingerprint, read_state
+from spacy_hamr.label_errors.report import hardness_scores, is_suspect
+from spacy_hamr.training.state_file import corpus_positions, fingerprint, read_state
 
 from .conftest import textcat_examples
 
@@ -60,7 +60,7 @@ FLIP_RATE = 0.05
 def flipped_corpus(path, n=240):
     """Generated 3-class texts with FLIP_RATE of them moved to another class in
     place (no correct twin stays): returns the flipped positions and true classes."""
-    from spacy_hamr.planted_errors import flip_labels
+    from spacy_hamr.experiments.planted_errors import flip_labels
 
     docs = [eg.reference for eg in textcat_examples(n, seed=0)]
     names = ["big", "mid", "rare"]
@@ -78,7 +78,7 @@ def train_with_state(folder, pipeline, dev_examples, epochs, record_only=False):
     state_path, on folder/train.spacy; writes folder/state.npz and folder/out.
     record_only: resample = false and weighting = "none" (spaCy's own shuffled,
     unweighted epochs; the blocks only record)."""
-    from spacy_hamr.variants import variant_config
+    from spacy_hamr.experiments.variants import variant_config
 
     from .test_train_cli import init_config, train
 
@@ -152,7 +152,7 @@ def test_a_resampled_run_is_reported_with_a_warning(tmp_path):
 @pytest.mark.slow
 def test_ner_entities_changed_in_place_are_found_as_typed_span_suspects(tmp_path):
     from spacy_hamr.cli import hard_examples
-    from spacy_hamr.planted_errors import plant_ner_errors
+    from spacy_hamr.experiments.planted_errors import plant_ner_errors
 
     from .conftest import ner_examples
 
@@ -172,7 +172,7 @@ def test_ner_entities_changed_in_place_are_found_as_typed_span_suspects(tmp_path
     # The scores: the model's loss on the gold reading is high at a planted error, low elsewhere.
     planted_scores = [f["score"] for f in report.flagged if f["index"] in planted_in]
     assert numpy.median(planted_scores) > 1.0  # the gold reading gets under 37% of the model's belief
-    from spacy_hamr.span_suspects import gold_token_losses
+    from spacy_hamr.label_errors.span_suspects import gold_token_losses
     nlp = spacy.load(tmp_path / "out" / "model-last")
     clean = [i for i in range(len(noisy)) if i not in planted_in][:50]
     losses = gold_token_losses(nlp, [noisy[i] for i in clean], "ner")

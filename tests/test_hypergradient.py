@@ -3,11 +3,11 @@ the weighted SGD step with w_i +- 1 and measure the meta loss."""
 import numpy
 import pytest
 
-from spacy_hamr.callback import make_loss_pass
-from spacy_hamr.class_rates import ClassRates
+from spacy_hamr.training.callback import make_loss_pass
+from spacy_hamr.meta_weighting.class_rates import ClassRates
 from spacy_hamr.labels import corpus_labels, macro_loss_weights
-from spacy_hamr.lookahead import Perturbation, hypergradient
-from spacy_hamr.random_streams import frozen_randomness
+from spacy_hamr.meta_weighting.lookahead import Perturbation, hypergradient
+from spacy_hamr.meta_weighting.random_streams import frozen_randomness
 
 from .pipelines import trained_pipeline
 

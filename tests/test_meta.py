@@ -6,8 +6,8 @@ from statistics import median
 
 import pytest
 
-from spacy_hamr.meta import make_balanced_meta
-from spacy_hamr.scoring import class_counts
+from spacy_hamr.meta_weighting.meta_set import make_balanced_meta
+from spacy_hamr.labels import class_counts
 
 from .conftest import ner_examples, textcat_examples
 
@@ -39,7 +39,7 @@ TIED_TYPES = """
 import json
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
-from spacy_hamr.meta import balanced_meta_indices
+from spacy_hamr.meta_weighting.meta_set import balanced_meta_indices
 vocab = Vocab()  # not spacy.blank, which loads every entry point: seconds per process
 def doc(*types):
     words, ents = [], []

@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from spacy_hamr.neighbors import NeighbourIndex, neighbour_boost, normalise, rerank, top_fraction
+from spacy_hamr.resampling.neighbors import NeighbourIndex, neighbour_boost, normalise, rerank, top_fraction
 
 
 def two_clusters():

@@ -1,10 +1,10 @@
-"""The private spaCy and thinc API that spacy_hamr.privates wraps: each test
+"""The private spaCy and thinc API that spacy_hamr._private_api wraps: each test
 fails loudly when a spaCy or thinc release changes what HAMR relies on."""
 import spacy
 import torch
 from thinc.api import PyTorchShim
 
-from spacy_hamr.privates import config_overrides, examples_to_truth, replace_component, torch_module
+from spacy_hamr._private_api import config_overrides, examples_to_truth, replace_component, torch_module
 
 from .conftest import textcat_examples
 

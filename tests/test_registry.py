@@ -8,14 +8,14 @@ import pytest
 import spacy
 
 REGISTERED = [
-    ("batchers", "hamr.v1", "spacy_hamr.batcher"),
-    ("callbacks", "hamr.v1", "spacy_hamr.callback"),
-    ("callbacks", "hamr.logit_adjustment.v1", "spacy_hamr.adjust_on_save"),
-    ("loggers", "hamr.eval_log.v1", "spacy_hamr.eval_log"),
-    ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.embedders"),
-    ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.embedders"),
-    ("misc", "hamr.npy_embedder.v1", "spacy_hamr.embedders"),
-    ("misc", "hamr.doc_vectors_embedder.v1", "spacy_hamr.embedders"),
+    ("batchers", "hamr.v1", "spacy_hamr.training.batcher"),
+    ("callbacks", "hamr.v1", "spacy_hamr.training.callback"),
+    ("callbacks", "hamr.logit_adjustment.v1", "spacy_hamr.logit_adjustment.adjust_on_save"),
+    ("loggers", "hamr.eval_log.v1", "spacy_hamr.training.eval_log"),
+    ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.resampling.embedders"),
+    ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.resampling.embedders"),
+    ("misc", "hamr.npy_embedder.v1", "spacy_hamr.resampling.embedders"),
+    ("misc", "hamr.doc_vectors_embedder.v1", "spacy_hamr.resampling.embedders"),
 ]
 
 PROBE = """
@@ -43,7 +43,7 @@ def test_registered_function_builds_a_working_object(reg, name, module, tmp_path
     """Each builds, with its required settings only, an object that does its job."""
     from spacy.util import registry
 
-    from spacy_hamr.callback import HamrCallback
+    from spacy_hamr.training.callback import HamrCallback
 
     from .conftest import textcat_examples, write_corpus
 

@@ -2,7 +2,7 @@
 import numpy
 from scipy.stats import chisquare
 
-from spacy_hamr.sampling import HARDNESS_EPS, draw_epoch, epoch_draws, sampling_probabilities
+from spacy_hamr.resampling.sampling import HARDNESS_EPS, draw_epoch, epoch_draws, sampling_probabilities
 
 
 def test_probabilities_follow_the_formula():

@@ -9,7 +9,7 @@ from spacy.cli.init_config import init_config as spacy_init_config
 from spacy.util import load_config
 from thinc.api import Config
 
-from spacy_hamr.convert import convert_dataset
+from spacy_hamr.experiments.convert import convert_dataset
 
 from .conftest import generated_corpus
 

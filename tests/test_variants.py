@@ -3,7 +3,7 @@ import pytest
 from spacy.util import registry
 from thinc.api import Config
 
-from spacy_hamr.variants import VARIANTS, variant_config
+from spacy_hamr.experiments.variants import VARIANTS, variant_config
 
 from .conftest import ROOT
 

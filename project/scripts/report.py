@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy  # noqa: E402
 import srsly  # noqa: E402
 
-from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class  # noqa: E402
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class  # noqa: E402
 
 # The paper's macro-F1 (from a secondary summary; docs/results.md): HAMR and the best baseline.
 PAPER = {

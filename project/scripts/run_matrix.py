@@ -2,7 +2,7 @@
 metrics file is kept and the run skipped).
 
 Each run's config is the backbone's base config (from `spacy init config`)
-with that run's two blocks (spacy_hamr.variants), written to configs/runs/.
+with that run's two blocks (spacy_hamr.experiments.variants), written to configs/runs/.
 Per run: training/<backbone>/<dataset>/<run>_s<seed>/ (with eval_log.jsonl: every
 evaluation and the number of updates), and the test metrics
 metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds` and `updates` added.
@@ -17,10 +17,10 @@ from pathlib import Path
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.convert import read_records, is_ner
-from spacy_hamr.embedders import default_model_path
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.variants import VARIANTS, variant_config
+from spacy_hamr.experiments.convert import read_records, is_ner
+from spacy_hamr.resampling.embedders import default_model_path
+from spacy_hamr.training.eval_log import read_eval_log
+from spacy_hamr.experiments.variants import VARIANTS, variant_config
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
 

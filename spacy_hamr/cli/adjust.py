@@ -42,7 +42,7 @@ def adjust(model: Path, dev_path: Path, output_dir: Path, prior: Optional[Path] 
     from spacy.training import Corpus
     from spacy.util import load_config
 
-    from ..adjust import adjust_pipeline, draws_prior, textcat_component, trained_on_draws
+    from ..logit_adjustment.adjust import adjust_pipeline, draws_prior, textcat_component, trained_on_draws
 
     if prior is not None and draws_log is not None:
         raise ValueError("Give the prior as --prior (a training corpus) or --draws-log, not both.")

@@ -5,7 +5,7 @@ from typing import Dict, List
 from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
-from ..convert import SPLITS, convert_dataset
+from ..experiments.convert import SPLITS, convert_dataset
 from ._util import hamr_cli
 
 

@@ -49,9 +49,9 @@ def find_label_errors(config_path: Path, train_path: Path, output_dir: Path, fol
                       use_gpu: int = -1, extra_args: Sequence[str] = ()) -> Dict:
     """Run the audit; write its files to output_dir; return the summary.
     Raises ValueError, before any training, for what the folds could not train."""
-    from ..audit import finding_records, out_of_sample_probabilities, plan_audit, rank_label_errors, summary_of
-    from ..privates import config_overrides
-    from ..review import review_command, textcat_task
+    from ..label_errors.audit import finding_records, out_of_sample_probabilities, plan_audit, rank_label_errors, summary_of
+    from .._private_api import config_overrides
+    from ..label_errors.prodigy import review_command, textcat_task
 
     start = time.perf_counter()
     plan = plan_audit(config_path, train_path, config_overrides(list(extra_args)), folds)

@@ -58,9 +58,9 @@ def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: P
     import spacy
     from spacy.tokens import DocBin
 
-    from ..hard_examples import build_report, write_html, write_review
-    from ..progress import progress
-    from ..state_file import corpus_positions, read_state
+    from ..label_errors.report import build_report, write_html, write_review
+    from ..util import progress
+    from ..training.state_file import corpus_positions, read_state
 
     output_dir = output_folder(output_dir)
     nlp = spacy.load(model)

@@ -37,7 +37,7 @@ def make_meta(train_path: Path, dev_path: Path, output_dir: Path, seed: int = 0)
     import spacy
     from spacy.tokens import DocBin
 
-    from ..meta import make_balanced_meta
+    from ..meta_weighting.meta_set import make_balanced_meta
 
     vocab = spacy.blank("en").vocab
     train_docs = list(DocBin().from_disk(train_path).get_docs(vocab))

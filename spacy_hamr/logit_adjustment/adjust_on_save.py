@@ -1,7 +1,7 @@
 """The `hamr.logit_adjustment.v1` callback for [training.before_to_disk]: every
 checkpoint `spacy train` saves (model-last, and model-best, which spaCy copies
 from it) is saved logit-adjusted, the adjustment chosen on the dev corpus at
-that checkpoint (spacy_hamr/adjust.py).
+that checkpoint (spacy_hamr/logit_adjustment/adjust.py).
 
 spaCy calls `before_to_disk` at every checkpoint and then saves what it
 returns, so the model still in training must stay as it is: the returned
@@ -13,18 +13,10 @@ from typing import Callable, Optional
 
 from spacy.language import Language
 
-from .adjust import (
-    class_prior,
-    is_exclusive,
-    plan_adjustment,
-    shares_prior,
-    shifted_bias,
-    textcat_component,
-    trained_on_draws,
-)
-from .meta import check_corpus_path, read_examples
-from .state import active_state
-from .status import status
+from .adjust import class_prior, is_exclusive, plan_adjustment, shares_prior, shifted_bias, textcat_component, trained_on_draws
+from ..corpus import check_corpus_path, read_examples
+from ..training.shared_state import active_state
+from ..util import status
 
 BLOCK = "[training.before_to_disk] hamr.logit_adjustment.v1"
 

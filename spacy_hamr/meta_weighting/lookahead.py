@@ -19,7 +19,7 @@ import torch
 from spacy.language import Language
 from thinc.api import Model
 
-from .privates import torch_module
+from .._private_api import torch_module
 from .random_streams import frozen_randomness
 
 # A gradient with more than this share of non-zero entries is kept whole (one

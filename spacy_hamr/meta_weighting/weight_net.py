@@ -20,7 +20,7 @@ from typing import Tuple
 import numpy
 import torch
 
-from .threads import one_torch_thread
+from ..threads import one_torch_thread
 
 MIN_WEIGHT, MAX_WEIGHT = 0.1, 8.0
 HIDDEN = 100

@@ -13,7 +13,7 @@ Its score is the model's loss on the gold annotation at the suspect's
 tokens: a pass of spaCy's own NER update (nothing applied) gives, per token,
 -log of the probability the model puts on the transitions the gold entities
 allow there (the per-state loss HAMR records in training,
-spacy_hamr/components.py). A suspect scores its worst token; a sentence, its
+spacy_hamr/meta_weighting/loss_adapters.py). A suspect scores its worst token; a sentence, its
 strongest suspect. A model that is merely unsure of a span scores it low; one
 that reads it confidently another way, high.
 """
@@ -26,7 +26,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import fix_random_seed
 
-from .components import LossBook, WeightedEntityRecognizer, stand_in_weighted_ner
+from ..meta_weighting.loss_adapters import LossBook, WeightedEntityRecognizer, stand_in_weighted_ner
 
 Span = Tuple[int, int, str]  # token start, token end (exclusive), label
 KINDS = ("wrong_type", "boundary", "missing", "spurious")

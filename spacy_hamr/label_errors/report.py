@@ -3,14 +3,14 @@ likeliest to be mislabelled, with the model's prediction and their nearest
 neighbours, and an estimate for the whole corpus.
 
 Text classification with one gold category per example (`textcat`): ranked by
-the training dynamics the state file keeps (spacy_hamr/label_errors.py), the
+the training dynamics the state file keeps (spacy_hamr/label_errors/training_dynamics.py), the
 gold label's mean probability over training, lowest first; `likely_error`
 where the gold label lost to another on average, `suspect` (the
 high-precision tier) where its mean probability stayed below chance (1 / the
 number of labels). The summary
 counts likely errors per class, with a from -> to table.
 
-NER: the span suspects of the trained model (spacy_hamr/span_suspects.py),
+NER: the span suspects of the trained model (spacy_hamr/label_errors/span_suspects.py),
 typed wrong_type / boundary / missing / spurious, each scored by the model's
 loss on the gold reading at its tokens; a sentence ranks by its strongest.
 
@@ -35,16 +35,15 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from .components import exclusive_classes_block, scores_per_label
-from .embedders import make_tfidf_embedder
-from .errors import HamrWarning
-from .label_errors import (TextcatErrors, from_to_table, gold_indices, has_predictions, per_class_estimate,
-                           textcat_errors)
-from .labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
-from .neighbors import Embedder, NeighbourIndex
-from .review import ner_task, review_command, textcat_task
+from ..textcat_output import exclusive_classes_block, scores_per_label
+from ..resampling.embedders import make_tfidf_embedder
+from ..errors import HamrWarning
+from .training_dynamics import TextcatErrors, from_to_table, gold_indices, has_predictions, per_class_estimate, textcat_errors
+from ..labels import NO_ENTITY, NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
+from ..resampling.neighbors import Embedder, NeighbourIndex
+from .prodigy import ner_task, review_command, textcat_task
 from .span_suspects import KINDS, Suspect, find_span_suspects, sentence_scores
-from .state_file import in_corpus_order
+from ..training.state_file import in_corpus_order
 
 
 def hardness_scores(state: Dict[str, numpy.ndarray]) -> numpy.ndarray:
@@ -145,8 +144,8 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
                  progress: Callable[[Iterable], Iterable] = lambda items: items) -> Report:
     """The top_k likeliest label errors of each class, and the corpus summary.
 
-    Exclusive textcat runs rank by the training dynamics (spacy_hamr/label_errors.py),
-    NER runs by their span suspects (spacy_hamr/span_suspects.py), runs of a textcat
+    Exclusive textcat runs rank by the training dynamics (spacy_hamr/label_errors/training_dynamics.py),
+    NER runs by their span suspects (spacy_hamr/label_errors/span_suspects.py), runs of a textcat
     that scores each label with its own sigmoid (textcat_multilabel, or textcat
     with exclusive_classes = false) and state files without predictions by
     `hardness_scores`.
@@ -243,7 +242,7 @@ def suspect_fields(doc: Doc, suspect: Suspect) -> Dict:
 
 
 def write_review(report: Report, docs: Sequence[Doc], path: Path) -> str:
-    """Write the flagged examples as Prodigy tasks (spacy_hamr/review.py), the
+    """Write the flagged examples as Prodigy tasks (spacy_hamr/label_errors/prodigy.py), the
     score in `meta`; return the Prodigy command that opens them."""
     textcat = is_textcat(docs)
     labels = sorted({label for doc in docs for label in (doc.cats if textcat else [e.label_ for e in doc.ents])})

@@ -26,7 +26,7 @@ from typing import Dict, List, Literal, Sequence
 
 import numpy
 
-from .labels import primary_labels
+from ..labels import primary_labels
 
 ClassRatesMode = Literal["off", "loss", "sampling", "both"]
 # A class's step is at most this many noise units: one epoch's sum over few

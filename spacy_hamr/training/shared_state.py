@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 import numpy
 from spacy.training import Example
 
-from .labels import corpus_labels, is_textcat
-from .stats import class_shares
+from ..labels import corpus_labels, is_textcat
+from .epoch_stats import class_shares
 
 if TYPE_CHECKING:
-    from .class_rates import ClassRates
-    from .components import Visit
+    from ..meta_weighting.class_rates import ClassRates
+    from ..meta_weighting.loss_adapters import Visit
 
 
 class HamrState:
@@ -106,7 +106,7 @@ class HamrState:
         self._epoch_sum = numpy.zeros(n)
         self._epoch_visits = numpy.zeros(n, dtype="int64")
         # Textcat: the model's view of each example at its visits, for finding
-        # label errors (spacy_hamr/label_errors.py): the gold label's probability
+        # label errors (spacy_hamr/label_errors/training_dynamics.py): the gold label's probability
         # and margin, per epoch (mean over the epoch's visits), and the mean
         # predicted probabilities over all visits.
         self.epoch_confidence: List[numpy.ndarray] = []

@@ -25,11 +25,11 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import EntityRecognizer, MultiLabel_TextCategorizer, TextCategorizer
 from spacy.training import Example
-from thinc.api import Model
 
-from .labels import POSITIVE
-from .privates import examples_to_truth, replace_component
-from .status import status
+from ..labels import POSITIVE
+from ..textcat_output import output_is_softmax
+from .._private_api import examples_to_truth, replace_component
+from ..util import status
 
 
 class Visit(NamedTuple):
@@ -106,33 +106,6 @@ class LossBook:
         self.losses.clear()
         out[~seen] = numpy.nan
         return out
-
-
-def output_is_softmax(model: Model) -> bool:
-    """True when the last layer is thinc's Softmax (objective: cross-entropy)."""
-    while model.layers:
-        model = model.layers[-1]
-    return model.name == "softmax"
-
-
-def scores_per_label(pipe: TextCategorizer) -> bool:
-    """True when a textcat component scores each label with its own sigmoid
-    (its model's exclusive_classes = false, as textcat_multilabel's default),
-    False for one softmax over the labels: a distribution over the classes."""
-    return bool(pipe.model.attrs.get("multi_label", isinstance(pipe, MultiLabel_TextCategorizer)))
-
-
-def exclusive_classes_block(nlp: Language, name: str) -> str:
-    """The config block that sets the component's exclusive_classes, e.g.
-    "[components.textcat.model]" (in spaCy's ensemble: its linear_model)."""
-    def find(section: Dict, block: str) -> Optional[str]:
-        if "exclusive_classes" in section:
-            return block
-        inner = (find(value, f"{block}.{key}") for key, value in section.items() if isinstance(value, dict))
-        return next((found for found in inner if found), None)
-
-    block = f"components.{name}.model"
-    return f"[{find(nlp.config['components'][name].get('model', {}), block) or block}]"
 
 
 class TextcatWeighting:

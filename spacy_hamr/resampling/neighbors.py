@@ -13,7 +13,7 @@ import faiss
 import numpy
 from spacy.training import Example
 
-from .status import status
+from ..util import status
 
 Embedder = Callable[[List[Example]], numpy.ndarray]
 

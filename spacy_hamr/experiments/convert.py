@@ -16,7 +16,7 @@ import srsly
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from .progress import progress
+from ..util import progress
 
 SPLITS = ("train", "dev", "test")
 # The fields a record needs, per task.

@@ -21,9 +21,9 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 from thinc.api import require_gpu
 
-from .components import exclusive_classes_block, scores_per_label
-from .label_errors import gold_indices
-from .labels import positive_categories
+from ..textcat_output import exclusive_classes_block, scores_per_label
+from .training_dynamics import gold_indices
+from ..labels import positive_categories
 
 AUDIT_EXTRA = "pip install 'spacy-hamr[audit]'"
 # Stands for a fold's train.spacy when checking that the folds' [paths] train reaches the train corpus.

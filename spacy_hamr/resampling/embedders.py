@@ -24,9 +24,9 @@ from spacy.vocab import Vocab
 from thinc.api import get_current_ops
 
 from .neighbors import Embedder
-from .progress import progress
-from .errors import check_numbers
-from .threads import one_thread
+from ..util import progress
+from ..util import check_numbers
+from ..threads import one_thread
 
 TRANSFORMERS_EXTRA = 'pip install "spacy-hamr[transformers]"'
 

@@ -16,7 +16,7 @@ from each example's loss recorded at its last update.
 Optionally (`meta_set = "balanced"`) the meta set is the dev set topped up
 with training examples, which are then held out of training, and the meta
 loss is the macro loss; and (`class_rates`) the hypergradients, summed per
-class over each epoch, teach one rate per class (spacy_hamr/class_rates.py).
+class over each epoch, teach one rate per class (spacy_hamr/meta_weighting/class_rates.py).
 """
 import random
 import warnings
@@ -28,18 +28,20 @@ from spacy.language import Language
 from spacy.pipeline import EntityRecognizer
 from spacy.training import Example
 
-from .class_rates import ClassRates, ClassRatesMode
-from .components import LossBook, install
-from .hardness import HARDNESS_RULES, HardnessName, global_decay
-from .labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
-from .lookahead import LossPass, TrainableParams, hypergradient
-from .meta import balanced_meta_indices, check_corpus_path, check_meta_labels, read_meta_examples
+from ..meta_weighting.class_rates import ClassRates, ClassRatesMode
+from ..meta_weighting.loss_adapters import LossBook, install
+from ..resampling.hardness import HARDNESS_RULES, HardnessName, global_decay
+from ..labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
+from ..meta_weighting.lookahead import LossPass, TrainableParams, hypergradient
+from ..meta_weighting.meta_set import balanced_meta_indices, check_meta_labels, read_meta_examples
+from ..corpus import check_corpus_path
 from .scoring import with_macro_f
-from .errors import HamrWarning, check_numbers
-from .state import HamrState, active_state
-from .status import status
-from .weight_net import MAX_WEIGHT, MIN_WEIGHT
-from .weighting import ClassWeights, InverseFrequency, MetaLearned, Unweighted, check_class_weighting
+from ..errors import HamrWarning
+from ..util import check_numbers
+from .shared_state import HamrState, active_state
+from ..util import status
+from ..meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT
+from ..meta_weighting.weighting import ClassWeights, InverseFrequency, MetaLearned, Unweighted, check_class_weighting
 
 BLOCK = "[training.before_update] hamr.v1"
 # Typed as Literal so that spaCy's config validation names a bad value.
@@ -247,7 +249,7 @@ class HamrCallback:
                                                self.settings["class_rates"], (MIN_WEIGHT, MAX_WEIGHT))
 
     def _make_weighting(self, nlp: Language, task: str, seed: int):
-        """The `weighting` setting's object (spacy_hamr/weighting.py)."""
+        """The `weighting` setting's object (spacy_hamr/meta_weighting/weighting.py)."""
         weighting = self.settings["weighting"]
         if weighting == "inverse_frequency":
             return InverseFrequency(self.state, self.settings["power"])

@@ -30,7 +30,7 @@ from typing import Dict, Iterable, List, Union
 import numpy
 from spacy.tokens import Doc
 
-from .state import HamrState
+from .shared_state import HamrState
 
 
 def fingerprint(doc: Doc) -> int:

@@ -12,10 +12,10 @@ from typing import Dict, List, Sequence, Tuple
 import numpy
 from spacy.language import Language
 
-from .components import LossBook
-from .labels import balanced_prior
-from .state import HamrState
-from .status import status
+from .loss_adapters import LossBook
+from ..labels import balanced_prior
+from ..training.shared_state import HamrState
+from ..util import status
 from .weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
 Weights = Tuple[numpy.ndarray, numpy.ndarray]  # (loss weights, hardness signal)

@@ -12,7 +12,7 @@ from thinc.api import Config
 HAMR_BATCHER = {"@batchers": "hamr.v1"}
 HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
 META_DESIGN = {"meta_set": "balanced", "meta_decay": "decoupled"}
-# Saves model-best logit-adjusted (textcat only): spacy_hamr/adjust_on_save.py.
+# Saves model-best logit-adjusted (textcat only): spacy_hamr/logit_adjustment/adjust_on_save.py.
 LOGIT_ADJUSTMENT = {"@callbacks": "hamr.logit_adjustment.v1"}
 
 
