@@ -18,7 +18,6 @@ are timed whole by `spacy project run all` (results/summary.json).
 """
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -27,10 +26,9 @@ from spacy.schemas import ConfigSchemaTraining
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config, registry, resolve_dot_names
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA  # noqa: E402 (same folder)
-from spacy_hamr.convert import convert_dataset, is_ner, read_records
-from spacy_hamr.embedders import default_model_path
+from common import DEFAULT_DATA
+from spacy_hamr.experiments.convert import convert_dataset, is_ner, read_records
+from spacy_hamr.resampling.embedders import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ["sst5", "hurricane_irma_2017", "cyclone_idai_2019", "bionlp2004", "mit_restaurant", "tweetner7_2020"]

@@ -15,10 +15,9 @@ from statistics import median
 
 import srsly
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
+from common import DEFAULT_DATA, dataset_corpus, make_config, run
 
-from spacy_hamr.variants import VARIANTS  # noqa: E402
+from spacy_hamr.experiments.variants import VARIANTS  # noqa: E402
 
 
 def main():

@@ -9,7 +9,7 @@ measured alternately (plain, hamr, plain, hamr, ...), for several configs.
 
 Each --run is NAME:CONFIG:CORPUS[:TRANSFORMER]: CORPUS holds train.spacy and
 dev.spacy; TRANSFORMER, for a transformer config, is the local model folder.
-"hamr" is the config with the two HAMR blocks (spacy_hamr.variants), nothing
+"hamr" is the config with the two HAMR blocks (spacy_hamr.experiments.variants), nothing
 else changed. Each run's number of updates is counted by the
 hamr.eval_log.v1 logger.
 
@@ -31,8 +31,8 @@ from statistics import median
 
 from thinc.api import Config
 
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.variants import variant_config
+from spacy_hamr.training.eval_log import read_eval_log
+from spacy_hamr.experiments.variants import variant_config
 
 
 class TrainingFailed(RuntimeError):

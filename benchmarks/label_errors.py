@@ -38,16 +38,15 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
+from common import DEFAULT_DATA, dataset_corpus, make_config, run
 
-from spacy_hamr.audit import predict_probabilities  # noqa: E402
-from spacy_hamr.embedders import make_tfidf_embedder  # noqa: E402
-from spacy_hamr.hard_examples import hardness_scores, is_suspect  # noqa: E402
-from spacy_hamr.label_errors import textcat_errors  # noqa: E402
-from spacy_hamr.neighbors import NeighbourIndex  # noqa: E402
-from spacy_hamr.planted_errors import flip_labels  # noqa: E402
-from spacy_hamr.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
+from spacy_hamr.label_errors.audit import predict_probabilities  # noqa: E402
+from spacy_hamr.resampling.embedders import make_tfidf_embedder  # noqa: E402
+from spacy_hamr.label_errors.report import hardness_scores, is_suspect  # noqa: E402
+from spacy_hamr.label_errors.training_dynamics import textcat_errors  # noqa: E402
+from spacy_hamr.resampling.neighbors import NeighbourIndex  # noqa: E402
+from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402
+from spacy_hamr.training.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
 
 N_NEIGHBOURS = 10
 # The single runs: HAMR, and the same two blocks recording only (uniform shuffled epochs, unweighted).

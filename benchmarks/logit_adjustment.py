@@ -1,6 +1,6 @@
 """Post-hoc logit adjustment on top of trained runs: test macro-F1 and
 smallest-class F1 of each run's model-best as trained and adjusted on dev
-(spacy_hamr.adjust), with the training corpus's class distribution as the
+(spacy_hamr.logit_adjustment.adjust), with the training corpus's class distribution as the
 prior and, for HAMR runs, also the class shares of HAMR's draws.
 
     python benchmarks/quality.py --dataset cyclone_idai_2019 --epochs 8 --seeds 0 1 \
@@ -25,8 +25,8 @@ import srsly
 from spacy.tokens import DocBin
 from spacy.training import Corpus
 
-from spacy_hamr.adjust import adjust_pipeline, draws_prior
-from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, draws_prior
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 
 
 def scores_on(nlp, test, minority):

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import srsly
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.scoring import ner_macro_f
+from common import DEFAULT_DATA, dataset_corpus, make_config, run
+from spacy_hamr.training.eval_log import read_eval_log
+from spacy_hamr.training.scoring import ner_macro_f
 
 
 

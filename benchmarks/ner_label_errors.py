@@ -22,11 +22,10 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
+from common import DEFAULT_DATA, dataset_corpus, make_config, run
 
-from spacy_hamr.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
-from spacy_hamr.span_suspects import find_span_suspects  # noqa: E402
+from spacy_hamr.experiments.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
+from spacy_hamr.label_errors.span_suspects import find_span_suspects  # noqa: E402
 
 
 def overlaps(a, b) -> bool:

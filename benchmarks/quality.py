@@ -6,7 +6,7 @@
 Each variant is the config `spacy init config -p PIPELINE -o efficiency` makes
 (or `--config`'s, e.g. project/configs/textcat_trf.cfg, its transformer the offline
 all-MiniLM-L6-v2), with only [training.batcher] / [training.before_update] changed
-(spacy_hamr.variants.VARIANTS; "baseline" is the plain config);
+(spacy_hamr.experiments.variants.VARIANTS; "baseline" is the plain config);
 trained with `python -m spacy train`, model-best evaluated on test and dev.
 `--set` adds settings to the variants' blocks and `--name` stores the arm under
 another name (one variant with several settings); `--override KEY=VALUE` passes
@@ -17,64 +17,18 @@ hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from statistics import mean, pstdev
 
 import srsly
-from thinc.api import Config
 
-from spacy_hamr.convert import convert_dataset
-from spacy_hamr.embedders import default_model_path
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
-from spacy_hamr.variants import VARIANTS, variant_config
+from spacy_hamr.training.eval_log import read_eval_log
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.experiments.variants import VARIANTS
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
-
-def run(cmd, **kwargs):
-    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
-    return result.stdout
-
-
-def dataset_corpus(data: Path, work: Path) -> Path:
-    """work/corpus with the dataset in data/ converted to .spacy (once)."""
-    corpus = work / "corpus"
-    if not (corpus / "test.spacy").exists():
-        convert_dataset(data, corpus)
-    return corpus
-
-
-def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None,
-                base: Path = None) -> Path:
-    """variant's config in work/: from `base`, or from spacy init config's efficiency config."""
-    if base is None:
-        base = work / f"{pipeline}.cfg"
-        if not base.exists():
-            run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
-    config = Config().from_disk(base, interpolate=False)
-    if "transformer" in config["components"]:
-        config["components"]["transformer"]["model"]["name"] = default_model_path()
-    config = variant_config(config, variant, extra.get("batcher"), extra.get("callback"))
-    path = work / f"{base.stem if base.parent != work else pipeline}_{name or variant}.cfg"
-    config.to_disk(path)
-    return path
-
-
-def block_settings(items) -> dict:
-    """--set's batcher.KEY=JSON and callback.KEY=JSON items as {"batcher": {...}, "callback": {...}}."""
-    extra = {"batcher": {}, "callback": {}}
-    for item in items:
-        key, value = item.split("=", 1)
-        block, name = key.split(".", 1)
-        extra[block][name] = json.loads(value)
-    return extra
-
+from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
 
 def scores(metrics: dict, minority: str, prefix: str = "") -> dict:
     return {f"{prefix}macro_f1": macro_f1(metrics), f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),

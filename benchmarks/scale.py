@@ -23,8 +23,8 @@ import time
 
 import numpy
 
-from spacy_hamr.neighbors import EXACT_SEARCH_LIMIT, NeighbourIndex, neighbour_boost, top_fraction
-from spacy_hamr.sampling import draw_epoch, epoch_draws, sampling_probabilities
+from spacy_hamr.resampling.neighbors import EXACT_SEARCH_LIMIT, NeighbourIndex, neighbour_boost, top_fraction
+from spacy_hamr.resampling.sampling import draw_epoch, epoch_draws, sampling_probabilities
 
 DIM = 384
 SEED_FRACTION = 0.1

@@ -23,11 +23,10 @@ from pathlib import Path
 import srsly
 from thinc.api import Config
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run  # noqa: E402 (same folder)
+from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
 
-from spacy_hamr.convert import convert_dataset  # noqa: E402
-from spacy_hamr.variants import variant_config  # noqa: E402
+from spacy_hamr.experiments.convert import convert_dataset  # noqa: E402
+from spacy_hamr.experiments.variants import variant_config  # noqa: E402
 
 
 def file_hashes(model_dir: Path) -> dict:
