@@ -18,10 +18,10 @@ from spacy_hamr.training.shared_state import HamrState
 from spacy_hamr.training.state_file import write_state
 
 from .conftest import generated_corpus, textcat_examples, write_corpus
-from .test_audit import audit, stops_before_training
-from .test_cli import spacy_cli, write_dataset
-from .test_train_cli import init_config
-from .test_validation import resolve_training
+from .label_errors.test_audit import audit, stops_before_training
+from .cli.test_cli import spacy_cli, write_dataset
+from .training.test_train_cli import init_config
+from .training.test_validation import resolve_training
 
 LABELS = ("big", "mid", "rare")
 

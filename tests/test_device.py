@@ -23,7 +23,7 @@ from spacy_hamr.meta_weighting.random_streams import frozen_randomness
 
 from .conftest import ROOT, textcat_examples
 from .pipelines import trained_pipeline
-from .test_hypergradient import brute_force
+from .meta_weighting.test_hypergradient import brute_force
 from .stand_in_device import DeviceArray, StandInOps, to_stand_in
 from .tiny_transformer import save_tiny_bert
 

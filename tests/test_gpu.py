@@ -15,10 +15,10 @@ from spacy_hamr.experiments.variants import variant_config
 
 from .conftest import ROOT, generated_corpus
 from .pipelines import trained_pipeline
-from .test_callback_cli import train_with_meta_steps
+from .training.test_callback_cli import train_with_meta_steps
 from .test_device import tiny_transformer_pipeline, transformer_passes
-from .test_hypergradient import INNER_LR, brute_force
-from .test_train_cli import init_config
+from .meta_weighting.test_hypergradient import INNER_LR, brute_force
+from .training.test_train_cli import init_config
 from .tiny_transformer import save_tiny_bert
 
 pytestmark = [pytest.mark.gpu,

@@ -20,7 +20,7 @@ from spacy_hamr.experiments.variants import variant_config
 from spacy_hamr.meta_weighting.weight_net import WeightNet, make_optimizer, meta_step
 
 from .conftest import generated_corpus
-from .test_train_cli import init_config
+from .training.test_train_cli import init_config
 
 
 def at_threads(count, compute):

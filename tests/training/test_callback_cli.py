@@ -153,7 +153,7 @@ def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
     the look-ahead covers the transformer's torch weights, and the result loads without HAMR."""
     from spacy_hamr.resampling.embedders import default_model_path
 
-    from .conftest import ROOT
+    from ..conftest import ROOT
 
     cfg = tmp_path / "trf.cfg"
     cfg.write_text((ROOT / "project" / "configs" / "textcat_trf.cfg").read_text())

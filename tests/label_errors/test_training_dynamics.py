@@ -14,7 +14,7 @@ from spacy_hamr.label_errors.span_suspects import Suspect, doc_suspects, sentenc
 from spacy_hamr.training.shared_state import HamrState
 from spacy_hamr.training.state_file import read_state, write_state
 
-from .conftest import ner_examples, textcat_examples
+from ..conftest import ner_examples, textcat_examples
 
 
 def test_gold_confidence_of_exclusive_classes():

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from spacy_hamr.experiments.metrics import corpus_class_counts
 
-from .conftest import ROOT, ner_examples, textcat_examples
+from ..conftest import ROOT, ner_examples, textcat_examples
 
 runner = CliRunner()
 

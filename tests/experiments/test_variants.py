@@ -5,7 +5,7 @@ from thinc.api import Config
 
 from spacy_hamr.experiments.variants import VARIANTS, variant_config
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 BASE = ROOT / "project" / "configs" / "textcat_cnn.cfg"
 

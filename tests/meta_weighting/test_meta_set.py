@@ -9,7 +9,7 @@ import pytest
 from spacy_hamr.meta_weighting.meta_set import make_balanced_meta
 from spacy_hamr.labels import class_counts
 
-from .conftest import ner_examples, textcat_examples
+from ..conftest import ner_examples, textcat_examples
 
 
 def test_textcat_dev_is_topped_up_to_the_median_class_count():

@@ -12,8 +12,8 @@ from spacy.training import Example
 from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, class_prior, output_bias_layer, plan_adjustment, shifted, textcat_component
 from spacy_hamr.logit_adjustment.adjust_on_save import make_logit_adjustment
 
-from .conftest import ner_examples, textcat_examples, write_corpus
-from .pipelines import trained_pipeline
+from ..conftest import ner_examples, textcat_examples, write_corpus
+from ..pipelines import trained_pipeline
 
 THRESHOLD = 0.5
 # Training steps after which the generated data leaves the adjustment something to do.
@@ -146,9 +146,9 @@ def test_callback_refuses_a_missing_file(tmp_path):
 
 @pytest.mark.slow
 def test_adjust_command_and_the_result_loads_in_plain_spacy(tmp_path):
-    from .test_callback_cli import PLAIN_LOAD
-    from .test_train_cli import init_config, train
-    from .conftest import generated_corpus
+    from ..training.test_callback_cli import PLAIN_LOAD
+    from ..training.test_train_cli import init_config, train
+    from ..conftest import generated_corpus
 
     data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
     cfg = init_config(tmp_path, "textcat")
@@ -168,8 +168,8 @@ def test_adjust_command_and_the_result_loads_in_plain_spacy(tmp_path):
 def test_spacy_train_saves_model_best_adjusted(tmp_path):
     from thinc.api import Config
 
-    from .test_train_cli import init_config, train
-    from .conftest import generated_corpus
+    from ..training.test_train_cli import init_config, train
+    from ..conftest import generated_corpus
 
     data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
     cfg = init_config(tmp_path, "textcat")
@@ -239,8 +239,8 @@ def test_spacy_train_under_hamr_adjusts_with_the_draws_shares(tmp_path):
     from spacy_hamr.logit_adjustment.adjust import draws_prior
     from spacy_hamr.experiments.variants import variant_config
 
-    from .conftest import generated_corpus
-    from .test_train_cli import init_config, train
+    from ..conftest import generated_corpus
+    from ..training.test_train_cli import init_config, train
 
     data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
     cfg = init_config(tmp_path, "textcat")

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
 
-from .conftest import ner_examples, textcat_examples, write_corpus
-from .test_train_cli import init_config
+from ..conftest import ner_examples, textcat_examples, write_corpus
+from ..training.test_train_cli import init_config
 
 
 def audit(tmp_path, config, train, *extra):
@@ -98,7 +98,7 @@ def test_without_cleanlab_it_says_how_to_install_it(tmp_path, textcat_setup, mon
 
 @pytest.mark.slow
 def test_the_audit_ranks_labels_flipped_in_place_first(tmp_path, textcat_setup):
-    from .test_hard_examples import flipped_corpus
+    from .test_report import flipped_corpus
 
     folder, cfg = textcat_setup
     flipped = flipped_corpus(tmp_path / "train.spacy")

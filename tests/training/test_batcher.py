@@ -13,7 +13,7 @@ from spacy_hamr.labels import NO_ENTITY, NO_LABEL
 from spacy_hamr.errors import HamrWarning
 from spacy_hamr.training.shared_state import active_state
 
-from .conftest import ner_examples, textcat_examples
+from ..conftest import ner_examples, textcat_examples
 
 
 def one_epoch(batcher, examples):

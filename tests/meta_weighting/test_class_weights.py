@@ -7,8 +7,8 @@ import spacy
 
 from spacy_hamr.training.callback import make_hamr_callback
 
-from .conftest import ner_example, textcat_examples, write_corpus
-from .pipelines import dense_norm as norm, trained_pipeline
+from ..conftest import ner_example, textcat_examples, write_corpus
+from ..pipelines import dense_norm as norm, trained_pipeline
 from .test_gradient_weights import gradient
 
 
@@ -90,7 +90,7 @@ def class_weights_config(folder, table):
     """A `spacy init config` textcat config with class weights only (no resampling)."""
     from thinc.api import Config
 
-    from .test_train_cli import init_config
+    from ..training.test_train_cli import init_config
 
     cfg = init_config(folder, "textcat", name=f"cw_{len(table)}.cfg")
     config = Config().from_disk(cfg, interpolate=False)
@@ -103,7 +103,7 @@ def class_weights_config(folder, table):
 
 @pytest.mark.slow
 def test_class_weights_through_spacy_train(tmp_path, tiny_textcat):
-    from .test_train_cli import train
+    from ..training.test_train_cli import train
 
     cfg = class_weights_config(tmp_path, {"rare": 5.0, "mid": 2.0})
     log = train(cfg, tiny_textcat, tmp_path / "out", "--training.max_epochs", "1")

@@ -12,7 +12,7 @@ from thinc.api import Config
 from spacy_hamr.label_errors.report import hardness_scores, is_suspect
 from spacy_hamr.training.state_file import corpus_positions, fingerprint, read_state
 
-from .conftest import textcat_examples
+from ..conftest import textcat_examples
 
 
 def test_hardness_score_is_the_loss_relative_to_its_epoch_times_relative_hardness():
@@ -80,7 +80,7 @@ def train_with_state(folder, pipeline, dev_examples, epochs, record_only=False):
     unweighted epochs; the blocks only record)."""
     from spacy_hamr.experiments.variants import variant_config
 
-    from .test_train_cli import init_config, train
+    from ..training.test_train_cli import init_config, train
 
     DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(folder / "dev.spacy")
     cfg = init_config(folder, pipeline)
@@ -154,7 +154,7 @@ def test_ner_entities_changed_in_place_are_found_as_typed_span_suspects(tmp_path
     from spacy_hamr.cli import hard_examples
     from spacy_hamr.experiments.planted_errors import plant_ner_errors
 
-    from .conftest import ner_examples
+    from ..conftest import ner_examples
 
     docs = [eg.reference for eg in ner_examples(200, seed=0)]
     noisy, planted = plant_ner_errors(docs, 0.05, seed=0)

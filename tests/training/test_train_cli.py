@@ -11,7 +11,7 @@ from thinc.api import Config
 
 from spacy_hamr.experiments.convert import convert_dataset
 
-from .conftest import generated_corpus
+from ..conftest import generated_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def swap_batcher(path, block=None):
 
 def dataset_slice(tmp_path_factory, name: str, limit: int) -> Path:
     """The first `limit` records of each split of a real dataset, as .spacy files."""
-    from .conftest import datasets_dir
+    from ..conftest import datasets_dir
 
     src = datasets_dir() / name
     if not src.exists():

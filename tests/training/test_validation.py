@@ -17,7 +17,7 @@ from spacy_hamr.training.batcher import configure_hamr_batcher
 from spacy_hamr.training.callback import make_hamr_callback
 from spacy_hamr.resampling.hardness import HARDNESS_RULES, HardnessName
 
-from .conftest import textcat_examples
+from ..conftest import textcat_examples
 
 TRAINING = """
 [training]

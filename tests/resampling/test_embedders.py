@@ -10,7 +10,7 @@ from spacy.training import Example
 
 from spacy_hamr.resampling.embedders import make_doc_vectors_embedder, make_npy_embedder, make_sentence_embedder, make_tfidf_embedder
 
-from .conftest import textcat_examples, write_corpus
+from ..conftest import textcat_examples, write_corpus
 
 
 def cosine(a, b):

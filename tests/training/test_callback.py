@@ -14,8 +14,8 @@ from spacy_hamr.training.shared_state import HamrState
 from spacy_hamr.meta_weighting.weighting import inverse_frequency_weights
 from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
 
-from .conftest import ner_examples, textcat_examples
-from .pipelines import trained_pipeline
+from ..conftest import ner_examples, textcat_examples
+from ..pipelines import trained_pipeline
 
 
 @pytest.mark.parametrize("setting,value", [("weighting", "focal"), ("hardness", "none"), ("ner_loss", "mean"),

@@ -18,8 +18,8 @@ from spacy_hamr.meta_weighting.meta_set import balanced_meta_indices, make_balan
 from spacy_hamr.training.epoch_stats import format_statistics
 from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
 
-from .conftest import ner_examples, textcat_examples
-from .pipelines import trained_pipeline
+from ..conftest import ner_examples, textcat_examples
+from ..pipelines import trained_pipeline
 
 def short_run(tmp_path, epochs=3, resample=True, **settings):
     """spaCy's training loop in miniature: (state, the examples each update trained on)."""

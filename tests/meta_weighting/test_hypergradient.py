@@ -9,7 +9,7 @@ from spacy_hamr.labels import corpus_labels, macro_loss_weights
 from spacy_hamr.meta_weighting.lookahead import Perturbation, hypergradient
 from spacy_hamr.meta_weighting.random_streams import frozen_randomness
 
-from .pipelines import trained_pipeline
+from ..pipelines import trained_pipeline
 
 # Small enough that the look-ahead step stays in the linear regime: NER's
 # per-document loss sums over parser states, so its gradients are far larger.

@@ -4,8 +4,8 @@ import pytest
 
 from spacy_hamr.meta_weighting.random_streams import frozen_randomness
 
-from .conftest import ner_example
-from .pipelines import dense_norm as global_norm, gradients, trained_pipeline
+from ..conftest import ner_example
+from ..pipelines import dense_norm as global_norm, gradients, trained_pipeline
 
 
 def gradient(nlp, book, params, batch, weights):
