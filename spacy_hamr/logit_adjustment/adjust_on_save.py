@@ -16,9 +16,9 @@ from spacy.language import Language
 from .adjust import class_prior, is_exclusive, plan_adjustment, shares_prior, shifted_bias, textcat_component, trained_on_draws
 from ..corpus import check_corpus_path, read_examples
 from ..training.shared_state import active_state
+from ..errors import LOGIT_ADJUSTMENT_BLOCK
 from ..util import status
 
-BLOCK = "[training.before_to_disk] hamr.logit_adjustment.v1"
 
 
 def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Path] = None,
@@ -36,7 +36,7 @@ def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Pa
     """
     problems = check_corpus_path("dev_path", dev_path) + check_corpus_path("prior_path", prior_path)
     if problems:
-        raise ValueError(f"{BLOCK}: " + "; ".join(problems))
+        raise ValueError(f"{LOGIT_ADJUSTMENT_BLOCK}: " + "; ".join(problems))
     corpora = {}
 
     def before_to_disk(nlp: Language) -> Language:
@@ -44,7 +44,7 @@ def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Pa
         if not corpora:  # read once: the corpora do not change during training
             corpora["dev"], corpora["dev_name"] = read_examples(nlp, dev_path, "dev_corpus")
             if not corpora["dev"]:
-                raise ValueError(f"{BLOCK}: the dev corpus {corpora['dev_name']} is empty.")
+                raise ValueError(f"{LOGIT_ADJUSTMENT_BLOCK}: the dev corpus {corpora['dev_name']} is empty.")
             if not on_draws:
                 corpora["train"], corpora["prior_name"] = read_examples(nlp, prior_path, "train_corpus")
         labels = nlp.get_pipe(textcat_component(nlp, component)).labels

@@ -29,6 +29,7 @@ from spacy.training import Example
 from ..labels import POSITIVE
 from ..textcat_output import output_is_softmax
 from .._private_api import examples_to_truth, replace_component
+from ..errors import CALLBACK_BLOCK
 from ..util import status
 
 
@@ -271,7 +272,7 @@ def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction
         elif isinstance(pipe, EntityRecognizer):
             if pipe.cfg.get("beam_width", 1) >= 2:
                 raise ValueError(
-                    f"[training.before_update] hamr.v1: component '{name}' is a beam NER "
+                    f"{CALLBACK_BLOCK}: component '{name}' is a beam NER "
                     f"(beam_width = {pipe.cfg['beam_width']}); per-example weights only reach "
                     "greedy `ner`. Use factory = \"ner\", or train it without the hamr.v1 callback."
                 )
@@ -283,7 +284,7 @@ def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction
         weighted.append(name)
     if not weighted:
         raise ValueError(
-            "[training.before_update] hamr.v1: no textcat, textcat_multilabel or ner "
+            f"{CALLBACK_BLOCK}: no textcat, textcat_multilabel or ner "
             "component is being trained, so there is nothing to weight."
         )
     if unweighted:

@@ -21,7 +21,7 @@ from spacy.training import Example
 
 from ..labels import NO_ENTITY, NO_LABEL, corpus_labels, doc_labels, is_textcat, label_counts, primary_labels
 from ..corpus import read_examples
-from ..errors import HamrWarning
+from ..errors import CALLBACK_BLOCK, HamrWarning
 from ..labels import class_counts
 
 
@@ -29,7 +29,7 @@ def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example
     """The meta corpus: `meta_path` if given, else [training] dev_corpus."""
     examples, where = read_examples(nlp, meta_path, "dev_corpus")
     if not examples:
-        raise ValueError(f"[training.before_update] hamr.v1: the meta corpus {where} is empty.")
+        raise ValueError(f"{CALLBACK_BLOCK}: the meta corpus {where} is empty.")
     return examples
 
 

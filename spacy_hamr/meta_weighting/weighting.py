@@ -14,12 +14,11 @@ from spacy.language import Language
 
 from .loss_adapters import LossBook
 from ..labels import balanced_prior
-from ..training.shared_state import HamrState
+from ..errors import CALLBACK_BLOCK
 from ..util import status
 from .weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
 Weights = Tuple[numpy.ndarray, numpy.ndarray]  # (loss weights, hardness signal)
-BLOCK = "[training.before_update] hamr.v1"
 
 
 class Unweighted:
@@ -51,8 +50,8 @@ class InverseFrequency:
 
     learns = False
 
-    def __init__(self, state: HamrState, power: float):
-        self.static = inverse_frequency_weights(state, power)
+    def __init__(self, labels: Sequence[List[str]], power: float):
+        self.static = inverse_frequency_weights(labels, power)
 
     def weights(self, indices: numpy.ndarray, losses: numpy.ndarray) -> Weights:
         weights = self.static[indices]
@@ -78,10 +77,11 @@ class MetaLearned:
         step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
 
 
-def inverse_frequency_weights(state: HamrState, power: float = 1.0) -> numpy.ndarray:
-    """(N / (C n_c)) ** power of each example's (rarest) class, over the whole corpus."""
-    prior = balanced_prior(state.labels, power=0.0)  # 1 / (C n_c) per example
-    return (prior * len(state)) ** power
+def inverse_frequency_weights(labels: Sequence[List[str]], power: float = 1.0) -> numpy.ndarray:
+    """(N / (C n_c)) ** power of each example's (rarest) class, over the whole corpus;
+    labels: each example's gold classes (`labels.corpus_labels`)."""
+    prior = balanced_prior(labels, power=0.0)  # 1 / (C n_c) per example
+    return (prior * len(labels)) ** power
 
 
 def check_class_labels(class_weights: Dict[str, float], nlp: Language, components: Sequence[str]) -> None:
@@ -89,7 +89,7 @@ def check_class_labels(class_weights: Dict[str, float], nlp: Language, component
     known = sorted({label for name in components for label in nlp.get_pipe(name).labels})
     unknown = [label for label in class_weights if label not in known]
     if unknown:
-        raise ValueError(f"{BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
+        raise ValueError(f"{CALLBACK_BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
                          f"{', '.join(components)} does not predict. Its labels: {', '.join(known)}.")
 
 

@@ -25,7 +25,7 @@ from ..resampling.embedders import make_tfidf_embedder
 from ..labels import NO_LABEL, balanced_prior
 from ..resampling.neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from ..resampling.sampling import draw_epoch, epoch_draws, sampling_probabilities
-from ..errors import HamrWarning
+from ..errors import BATCHER_BLOCK, HamrWarning
 from ..util import check_numbers
 from .shared_state import HamrState, activate
 from .state_file import write_state
@@ -35,8 +35,6 @@ from ..threads import thread_counts
 
 Sizing = Union[Sequence[int], int]
 Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]
-
-BLOCK = "[training.batcher] hamr.v1"
 
 # The reference code's lambda: 0.7 for classification, 0.1 for NER.
 TEXTCAT_BOOST_WEIGHT = 0.7
@@ -110,7 +108,7 @@ def configure_hamr_batcher(
                "exact_search_limit": exact_search_limit, "seed": seed}
     if isinstance(size, str):  # confection lets a quoted size through as a sequence of digits
         numbers["size"] = size
-    check_numbers(BLOCK, numbers)
+    check_numbers(BATCHER_BLOCK, numbers)
     _check_settings(alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
                     n_neighbors=n_neighbors, boost_every=boost_every,
                     oversampling=oversampling, class_power=class_power)
@@ -146,7 +144,7 @@ def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_ev
     if class_power is not None and class_power < 0:
         problems.append(f"class_power must be >= 0, got {class_power}")
     if problems:
-        raise ValueError(f"{BLOCK}: " + "; ".join(problems))
+        raise ValueError(f"{BATCHER_BLOCK}: " + "; ".join(problems))
 
 
 def _writable_file(setting: str, value: Optional[Union[str, Path]], example: str) -> Optional[Path]:
@@ -156,12 +154,12 @@ def _writable_file(setting: str, value: Optional[Union[str, Path]], example: str
         return None
     path = Path(value)
     if path.is_dir():
-        raise ValueError(f"{BLOCK}: {setting} {path} is a directory; it must name a file, "
+        raise ValueError(f"{BATCHER_BLOCK}: {setting} {path} is a directory; it must name a file, "
                          f"e.g. {path / example}.")
     existing = next(p for p in path.absolute().parents if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         why = "is not a folder" if not existing.is_dir() else "is not writable"
-        raise ValueError(f"{BLOCK}: {setting} {path} cannot be written ({existing} {why}).")
+        raise ValueError(f"{BATCHER_BLOCK}: {setting} {path} cannot be written ({existing} {why}).")
     return path
 
 
@@ -173,7 +171,7 @@ def _create_file(setting: str, path: Optional[Path]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     except OSError as err:
-        raise ValueError(f"{BLOCK}: {setting} {path} cannot be written ({err}).") from err
+        raise ValueError(f"{BATCHER_BLOCK}: {setting} {path} cannot be written ({err}).") from err
 
 
 class HamrBatcher:

@@ -36,14 +36,13 @@ from ..meta_weighting.lookahead import LossPass, TrainableParams, hypergradient
 from ..meta_weighting.meta_set import balanced_meta_indices, check_meta_labels, read_meta_examples
 from ..corpus import check_corpus_path
 from .scoring import with_macro_f
-from ..errors import HamrWarning
+from ..errors import CALLBACK_BLOCK, HamrWarning
 from ..util import check_numbers
 from .shared_state import HamrState, active_state
 from ..util import status
 from ..meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT
 from ..meta_weighting.weighting import ClassWeights, InverseFrequency, MetaLearned, Unweighted, check_class_weighting
 
-BLOCK = "[training.before_update] hamr.v1"
 # Typed as Literal so that spaCy's config validation names a bad value.
 Weighting = Literal["meta", "none", "inverse_frequency", "class_weights"]
 NerLoss = Literal["sum", "max"]
@@ -144,11 +143,11 @@ def make_hamr_callback(
     seed (int or None): Seed of the weight net and meta batches; None derives
         it from [training] seed.
     """
-    check_numbers(BLOCK, {"meta_batch_size": meta_batch_size, "meta_every": meta_every,
+    check_numbers(CALLBACK_BLOCK, {"meta_batch_size": meta_batch_size, "meta_every": meta_every,
                           "lookahead_size": lookahead_size, "inner_lr": inner_lr, "meta_lr": meta_lr,
                           "fd_step": fd_step, "seed": seed, "power": power, "class_rate_lr": class_rate_lr,
                           "meta_weight_decay": meta_weight_decay})
-    check_numbers(f"{BLOCK} class_weights", dict(class_weights or {}))
+    check_numbers(f"{CALLBACK_BLOCK} class_weights", dict(class_weights or {}))
     problems = check_class_weighting(weighting, class_weights, power)
     problems += check_meta_learning(weighting, meta_set, class_rates, class_rate_lr, meta_weight_decay)
     problems += check_corpus_path("meta_path", meta_path)
@@ -169,7 +168,7 @@ def make_hamr_callback(
         if value is not None and not value > 0:
             problems.append(f"{name} must be > 0, got {value}")
     if problems:
-        raise ValueError(f"{BLOCK}: " + "; ".join(problems))
+        raise ValueError(f"{CALLBACK_BLOCK}: " + "; ".join(problems))
     return HamrCallback(weighting=weighting, class_weights=dict(class_weights or {}),
                         power=1.0 if power is None else power, meta_path=meta_path, meta_batch_size=meta_batch_size,
                         meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
@@ -252,7 +251,7 @@ class HamrCallback:
         """The `weighting` setting's object (spacy_hamr/meta_weighting/weighting.py)."""
         weighting = self.settings["weighting"]
         if weighting == "inverse_frequency":
-            return InverseFrequency(self.state, self.settings["power"])
+            return InverseFrequency(self.state.labels, self.settings["power"])
         if weighting == "class_weights":
             return ClassWeights(self.settings["class_weights"], nlp, self.components, self.book)
         if weighting == "meta":

@@ -76,7 +76,7 @@ def test_unknown_losses_count_as_the_batch_average():
 def test_inverse_frequency_weights():
     state = HamrState()
     state.bind(textcat_examples(100, shares=(0.8, 0.15, 0.05)))
-    w = inverse_frequency_weights(state)
+    w = inverse_frequency_weights(state.labels)
     counts = {label: sum(lab == [label] for lab in state.labels) for label in ("big", "rare")}
     big, rare = state.labels.index(["big"]), state.labels.index(["rare"])
     assert w[rare] / w[big] == pytest.approx(counts["big"] / counts["rare"])
