@@ -20,8 +20,9 @@ class over each epoch, teach one rate per class (spacy_hamr/meta_weighting/class
 """
 import random
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Literal, Optional, Sequence, get_args
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, get_args
 
 import numpy
 from spacy.language import Language
@@ -169,21 +170,76 @@ def make_hamr_callback(
             problems.append(f"{name} must be > 0, got {value}")
     if problems:
         raise ValueError(f"{CALLBACK_BLOCK}: " + "; ".join(problems))
-    return HamrCallback(weighting=weighting, class_weights=dict(class_weights or {}),
-                        power=1.0 if power is None else power, meta_path=meta_path, meta_batch_size=meta_batch_size,
-                        meta_every=meta_every, lookahead_size=lookahead_size, balance_meta=balance_meta,
-                        meta_set=meta_set, meta_loss=meta_loss or ("macro" if meta_set == "balanced" else "mean"),
-                        class_rates=class_rates, class_rate_lr=class_rate_lr,
-                        inner_lr=inner_lr, meta_lr=meta_lr, meta_weight_decay=meta_weight_decay,
-                        meta_decay=meta_decay, fd_step=fd_step,
-                        hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f, seed=seed)
+    return HamrCallback(CallbackSettings(
+        weighting=weighting, class_weights=dict(class_weights or {}), power=1.0 if power is None else power,
+        meta_path=meta_path, meta_batch_size=meta_batch_size, meta_every=meta_every,
+        lookahead_size=lookahead_size, balance_meta=balance_meta, meta_set=meta_set,
+        meta_loss=meta_loss or ("macro" if meta_set == "balanced" else "mean"), class_rates=class_rates,
+        class_rate_lr=class_rate_lr, inner_lr=inner_lr, meta_lr=meta_lr, meta_weight_decay=meta_weight_decay,
+        meta_decay=meta_decay, fd_step=fd_step, hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f,
+        seed=seed))
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    """The hamr.v1 callback's settings, checked, as `make_hamr_callback`
+    documents them; `power` and `meta_loss` have their defaults filled in.
+    `meta_every` and `meta_lr` (None: by task) are filled in by `for_task`
+    once the pipeline shows the task."""
+
+    weighting: Weighting
+    class_weights: Dict[str, float]
+    power: float
+    meta_path: Optional[Path]
+    meta_batch_size: int
+    meta_every: Optional[int]
+    lookahead_size: int
+    balance_meta: bool
+    meta_set: MetaSet
+    meta_loss: MetaLoss
+    class_rates: ClassRatesMode
+    class_rate_lr: float
+    inner_lr: float
+    meta_lr: Optional[float]
+    meta_weight_decay: float
+    meta_decay: WeightDecay
+    fd_step: float
+    hardness: HardnessName
+    ner_loss: NerLoss
+    ner_macro_f: bool
+    seed: Optional[int]
+
+    def for_task(self, task: str) -> "CallbackSettings":
+        """The settings with the task's meta_every and meta_lr where they are None."""
+        return replace(self, meta_every=self.meta_every or META_EVERY[task], meta_lr=self.meta_lr or META_LR[task])
 
 
 class HamrCallback:
-    def __init__(self, **settings):
+    """Set up at its first step (`_start`), when the batcher's state and the
+    pipeline are known; set up again when a new training run's batcher takes over."""
+
+    def __init__(self, settings: CallbackSettings):
+        self.configured = settings
+        # The configured settings with the task's defaults filled in, at each set-up.
         self.settings = settings
         self.state: Optional[HamrState] = None
         self.book = LossBook()
+        # Known at the first step: the pipeline's components, the seeded draws, the strategies.
+        self.exclude: List[str] = []
+        self.annotates: List[str] = []
+        self.components: List[str] = []
+        self.rng: Optional[numpy.random.Generator] = None
+        self.hardness_rule: Optional[Callable[..., Any]] = None
+        self.weighting: Any = None  # a weighting strategy of meta_weighting/weighting.py
+        # The look-ahead runs for the weight net, for the class rates, or both.
+        self.learns = False
+        self._previous: Tuple[List[Example], numpy.ndarray] = ([], numpy.zeros(0, dtype="int64"))
+        # With the look-ahead only: its parameters and loss pass, and the meta set and its draws.
+        self.params: Optional[TrainableParams] = None
+        self.loss_pass: Optional[LossPass] = None
+        self.meta: List[Example] = []
+        self._meta_prior: Optional[numpy.ndarray] = None
+        self._meta_order: List[int] = []
 
     def __call__(self, nlp: Language, info: Dict) -> None:
         if self.state is None or self.state is not active_state():
@@ -194,7 +250,7 @@ class HamrCallback:
         if not len(indices):  # the first batch held nothing but held-out examples
             return
         batch = [state.examples[i] for i in indices]
-        if self.learns and info["step"] % self.meta_every == 0:
+        if self.learns and info["step"] % self.settings.meta_every == 0:
             weights, signal = self._meta_weights(nlp, batch, indices)
         else:
             weights, signal = self._plain_weights(indices)
@@ -214,49 +270,47 @@ class HamrCallback:
         training = nlp.config["training"]
         self.exclude = list(training.get("frozen_components", []))
         self.annotates = list(training.get("annotating_components", []))
-        self.components = install(nlp, self.book, self.exclude, self.settings["ner_loss"])
+        self.components = install(nlp, self.book, self.exclude, self.configured.ner_loss)
         is_ner = any(isinstance(nlp.get_pipe(n), EntityRecognizer) for n in self.components)
         task = "ner" if is_ner else "textcat"
-        if self.settings["ner_macro_f"]:
+        self.settings = settings = self.configured.for_task(task)
+        if settings.ner_macro_f:
             for name in self.components:
                 pipe = nlp.get_pipe(name)
                 if isinstance(pipe, EntityRecognizer):
                     pipe.scorer = with_macro_f(pipe.scorer)
-        seed = self.settings["seed"] if self.settings["seed"] is not None else random.getrandbits(32)
+        seed = settings.seed if settings.seed is not None else random.getrandbits(32)
         self.rng = numpy.random.default_rng(seed)
-        rule = HARDNESS_RULES[self.settings["hardness"]]
+        rule = HARDNESS_RULES[settings.hardness]
         self.hardness_rule = rule(eps=GLOBAL_DECAY_FLOOR[task]) if rule is global_decay else rule()
-        self.meta_every = self.settings["meta_every"] or META_EVERY[task]
         self._previous = ([], numpy.zeros(0, dtype="int64"))
         state.harvest = self._harvest_losses
-        self.weighting = self._make_weighting(nlp, task, seed)
-        # The look-ahead runs for the weight net, for the class rates, or both.
-        self.learns = self.weighting.learns or self.settings["class_rates"] != "off"
-        self.macro_meta_loss = self.settings["meta_loss"] == "macro"
+        self.weighting = self._make_weighting(nlp, seed)
+        self.learns = self.weighting.learns or settings.class_rates != "off"
         if self.learns:
             self.params = TrainableParams.of_pipeline(nlp, self.exclude)
             self.loss_pass = make_loss_pass(nlp, self.book, self.params, self.exclude, self.annotates)
-            self.meta = read_meta_examples(nlp, self.settings["meta_path"])
-            if self.settings["meta_set"] == "balanced":
+            self.meta = read_meta_examples(nlp, settings.meta_path)
+            if settings.meta_set == "balanced":
                 self.meta += self._hold_out_for_meta(self.meta, seed)
             check_meta_labels(state.labels, self.meta)
-            if self.settings["balance_meta"]:
+            if settings.balance_meta:
                 self._meta_prior = balanced_prior(corpus_labels([eg.reference for eg in self.meta]), power=0.0)
-            self._meta_order: List[int] = []
-            if self.settings["class_rates"] != "off":
-                state.class_rates = ClassRates(state.labels, self.settings["class_rate_lr"],
-                                               self.settings["class_rates"], (MIN_WEIGHT, MAX_WEIGHT))
+            self._meta_order = []
+            if settings.class_rates != "off":
+                state.class_rates = ClassRates(state.labels, settings.class_rate_lr, settings.class_rates,
+                                               (MIN_WEIGHT, MAX_WEIGHT))
 
-    def _make_weighting(self, nlp: Language, task: str, seed: int):
+    def _make_weighting(self, nlp: Language, seed: int):
         """The `weighting` setting's object (spacy_hamr/meta_weighting/weighting.py)."""
-        weighting = self.settings["weighting"]
-        if weighting == "inverse_frequency":
-            return InverseFrequency(self.state.labels, self.settings["power"])
-        if weighting == "class_weights":
-            return ClassWeights(self.settings["class_weights"], nlp, self.components, self.book)
-        if weighting == "meta":
-            return MetaLearned(seed, self.settings["meta_lr"] or META_LR[task], self.settings["meta_weight_decay"],
-                               decoupled=self.settings["meta_decay"] == "decoupled")
+        settings = self.settings
+        if settings.weighting == "inverse_frequency":
+            return InverseFrequency(self.state.labels, settings.power)
+        if settings.weighting == "class_weights":
+            return ClassWeights(settings.class_weights, nlp, self.components, self.book)
+        if settings.weighting == "meta":
+            return MetaLearned(seed, settings.meta_lr, settings.meta_weight_decay,
+                               decoupled=settings.meta_decay == "decoupled")
         return Unweighted()
 
     def _hold_out_for_meta(self, meta: List[Example], seed: int) -> List[Example]:
@@ -270,7 +324,7 @@ class HamrCallback:
         available = label_counts([[c] for c in primary])
         detail = ", ".join(f"{c} {per_class[c]} of {available[c]}" for c in sorted(per_class)) or "nothing"
         status(f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
-               f"and held out of it ({detail}); meta loss: {self.settings['meta_loss']}")
+               f"and held out of it ({detail}); meta loss: {self.settings.meta_loss}")
         return [state.examples[i] for i in moved]
 
     # -- weights ------------------------------------------------------------
@@ -285,7 +339,7 @@ class HamrCallback:
         return self.weighting.weights(indices, filled(self.state.last_loss[indices]))
 
     def _meta_weights(self, nlp: Language, batch: List[Example], indices: numpy.ndarray):
-        size = min(self.settings["lookahead_size"], len(batch))
+        size = min(self.settings.lookahead_size, len(batch))
         sample = numpy.sort(self.rng.choice(len(batch), size=size, replace=False))
         outcome = self._lookahead(nlp, [batch[i] for i in sample])
         if outcome is None:
@@ -303,10 +357,10 @@ class HamrCallback:
         self.book.weights = {}  # side passes are unweighted
         meta_batch = self._next_meta_batch()
         meta_weights = None
-        if self.macro_meta_loss:
+        if self.settings.meta_loss == "macro":
             meta_weights = macro_loss_weights([doc_labels(eg.reference, self.state.textcat) for eg in meta_batch])
         outcome = hypergradient(self.loss_pass, self.params, batch, meta_batch,
-                                self.settings["fd_step"], self.settings["inner_lr"], meta_weights)
+                                self.settings.fd_step, self.settings.inner_lr, meta_weights)
         if isinstance(outcome, str):
             warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.",
                           HamrWarning)
@@ -315,8 +369,8 @@ class HamrCallback:
         return outcome
 
     def _next_meta_batch(self) -> List[Example]:
-        size = min(self.settings["meta_batch_size"], len(self.meta))
-        if self.settings["balance_meta"]:
+        size = min(self.settings.meta_batch_size, len(self.meta))
+        if self.settings.balance_meta:
             chosen = self.rng.choice(len(self.meta), size=size, replace=False, p=self._meta_prior)
             return [self.meta[i] for i in chosen]
         if len(self._meta_order) < size:
