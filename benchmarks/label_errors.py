@@ -47,15 +47,12 @@ from spacy_hamr.label_errors.training_dynamics import textcat_errors  # noqa: E4
 from spacy_hamr.resampling.neighbors import NeighbourIndex  # noqa: E402
 from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402
 from spacy_hamr.training.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
+from spacy_hamr.corpus import read_docs
 
 N_NEIGHBOURS = 10
 # The single runs: HAMR, and the same two blocks recording only (uniform shuffled epochs, unweighted).
 SINGLE_RUNS = {"hamr": [], "uniform": ["--training.batcher.resample", "false",
                                        "--training.before_update.weighting", "none"]}
-
-
-def read_docs(path: Path):
-    return list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
 
 
 def write_corpus(docs, names, labels, path: Path) -> None:
@@ -233,7 +230,7 @@ def main():
 
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
-    docs = read_docs(corpus / "train.spacy")
+    docs = read_docs(corpus / "train.spacy", spacy.blank("en").vocab)
     names = sorted({c for d in docs for c in d.cats})
     clean = numpy.array([names.index(max(d.cats, key=d.cats.get)) for d in docs])
     plain_cfg = make_config(work, "textcat", "baseline", {})
@@ -249,7 +246,7 @@ def main():
         rng = numpy.random.default_rng(1000 + flip_seed)
         row = {"n": len(labels), "flipped": int(flipped.sum()), "methods": {}}
 
-        noisy_docs = read_docs(train_path)
+        noisy_docs = read_docs(train_path, spacy.blank("en").vocab)
         for source, extra in SINGLE_RUNS.items():
             run_dir = here / source
             seconds = train(hamr_cfg, run_dir, train_path, corpus / "dev.spacy", args.epochs, args.train_seed,

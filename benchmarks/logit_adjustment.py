@@ -22,11 +22,11 @@ from statistics import mean, stdev
 
 import spacy
 import srsly
-from spacy.tokens import DocBin
 from spacy.training import Corpus
 
 from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, draws_prior
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.corpus import read_docs
 
 
 def scores_on(nlp, test, minority):
@@ -78,7 +78,7 @@ def main():
             nlp = spacy.load(model)
             dev = list(Corpus(corpus / "dev.spacy")(nlp))
             test = list(Corpus(corpus / "test.spacy")(nlp))
-            train = list(DocBin().from_disk(corpus / "train.spacy").get_docs(nlp.vocab))
+            train = read_docs(corpus / "train.spacy", nlp.vocab)
             priors = {"train_prior": {"train": train}}
             hamr_log = work / f"{run}_s{seed}_hamr.jsonl"
             if hamr_log.exists():

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import spacy
 import srsly
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
+from spacy_hamr.corpus import read_docs
 
 
 def confusions(nlp, docs):
@@ -34,7 +35,7 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     nlp = spacy.load(args.model)
-    result = confusions(nlp, list(DocBin().from_disk(args.corpus).get_docs(nlp.vocab)))
+    result = confusions(nlp, read_docs(args.corpus, nlp.vocab))
     srsly.write_json(args.out, {"model": str(args.model), "corpus": str(args.corpus), "confusions": result})
     for label, counts in result.items():
         total = sum(counts.values())

@@ -26,6 +26,7 @@ from common import DEFAULT_DATA, dataset_corpus, make_config, run
 
 from spacy_hamr.experiments.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
 from spacy_hamr.label_errors.span_suspects import find_span_suspects  # noqa: E402
+from spacy_hamr.corpus import read_docs
 
 
 def overlaps(a, b) -> bool:
@@ -62,7 +63,7 @@ def main():
     arm = args.variant + ("_uniform" if args.uniform else "")
     cfg = make_config(work, "ner", args.variant, blocks, arm)
     blank = spacy.blank("en")
-    docs = list(DocBin().from_disk(corpus / "train.spacy").get_docs(blank.vocab))
+    docs = read_docs(corpus / "train.spacy", blank.vocab)
     results = srsly.read_json(args.out) if args.out.exists() else {}
     for seed in args.plant_seeds:
         key = f"{args.dataset}/{arm}/{args.rate:g}/{seed}"
@@ -79,7 +80,7 @@ def main():
                  "--system.seed", args.train_seed, *hamr])
         train_seconds = time.perf_counter() - start
         nlp = spacy.load(here / "model" / "model-best")
-        noisy = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
+        noisy = read_docs(train_path, nlp.vocab)
         start = time.perf_counter()
         suspects = find_span_suspects(nlp, noisy)
         find_seconds = time.perf_counter() - start

@@ -2,12 +2,19 @@
 Examples, and the checks that a path is a corpus before training starts."""
 import warnings
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from spacy.language import Language
+from spacy.tokens import Doc, DocBin
 from spacy.training import Corpus, Example
 from spacy.training.corpus import walk_corpus
 from spacy.util import resolve_dot_names
+from spacy.vocab import Vocab
+
+
+def read_docs(path: Union[str, Path], vocab: Vocab) -> List[Doc]:
+    """The docs of a `.spacy` file (a DocBin), their strings in `vocab`."""
+    return list(DocBin().from_disk(path).get_docs(vocab))
 
 
 def check_corpus_path(setting: str, path: Optional[Path]) -> List[str]:

@@ -38,10 +38,10 @@ def adjust(model: Path, dev_path: Path, output_dir: Path, prior: Optional[Path] 
     for a model trained on HAMR's resampled draws given neither draws_log nor
     corpus_prior."""
     import spacy
-    from spacy.tokens import DocBin
     from spacy.training import Corpus
     from spacy.util import load_config
 
+    from ..corpus import read_docs
     from ..logit_adjustment.adjust import adjust_pipeline, draws_prior, textcat_component, trained_on_draws
 
     if prior is not None and draws_log is not None:
@@ -66,7 +66,7 @@ def adjust(model: Path, dev_path: Path, output_dir: Path, prior: Optional[Path] 
         if not train_path or not Path(train_path).is_file():
             raise ValueError(f"The model's config names no training corpus that exists ({train_path}): "
                              "give it with --prior.")
-        train = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
+        train = read_docs(train_path, nlp.vocab)
         adjustment = adjust_pipeline(nlp, dev, train=train, component=component, dev_name=str(dev_path))
     nlp.to_disk(output_dir)
     return adjustment

@@ -56,15 +56,15 @@ def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: P
     """Write the report's files to output_dir; return the Report (records, summary).
     Raises ValueError, before any work, where output_dir cannot be written."""
     import spacy
-    from spacy.tokens import DocBin
 
+    from ..corpus import read_docs
     from ..label_errors.report import build_report, write_html, write_review
     from ..util import progress
     from ..training.state_file import corpus_positions, read_state
 
     output_dir = output_folder(output_dir)
     nlp = spacy.load(model)
-    docs = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
+    docs = read_docs(train_path, nlp.vocab)
     state = read_state(state_path)
     positions = corpus_positions(state["fingerprint"], docs, str(train_path))
     report = build_report(nlp, docs, state, positions, top_k, n_neighbours,

@@ -6,6 +6,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Dict, Union
 
+from ..corpus import read_docs
 from ..labels import class_counts
 
 
@@ -25,9 +26,8 @@ def macro_f1(metrics: Dict) -> float:
 def corpus_class_counts(path: Union[str, Path]) -> Counter:
     """`class_counts` of a `.spacy` corpus."""
     import spacy
-    from spacy.tokens import DocBin
 
-    return class_counts(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
+    return class_counts(read_docs(path, spacy.blank("en").vocab))
 
 
 def smallest_class(counts: Counter) -> str:

@@ -23,6 +23,7 @@ from thinc.api import require_gpu
 
 from ..textcat_output import exclusive_classes_block, scores_per_label
 from .training_dynamics import gold_indices
+from ..corpus import read_docs
 from ..labels import positive_categories
 
 AUDIT_EXTRA = "pip install 'spacy-hamr[audit]'"
@@ -122,7 +123,7 @@ def _check_train_corpus(config: "util.Config", config_path: Path) -> None:
 
 def _read_corpus(path: Path, nlp: Language) -> List[Doc]:
     try:
-        docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+        docs = read_docs(path, nlp.vocab)
     except Exception as err:
         raise ValueError(f"{path} is not a spaCy corpus (.spacy DocBin): {err}") from None
     if not docs:

@@ -18,11 +18,11 @@ from types import ModuleType
 from typing import List, Optional, Tuple
 
 import numpy
-from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import get_current_ops
 
+from ..corpus import read_docs
 from .neighbors import Embedder
 from ..util import progress
 from ..util import check_numbers
@@ -161,7 +161,7 @@ class NpyEmbedder:
 
     def _rows(self, examples: List[Example]) -> Tuple[numpy.ndarray, List[int]]:
         vectors = numpy.load(self.path, mmap_mode="r")
-        texts = [doc.text for doc in DocBin().from_disk(self.corpus).get_docs(Vocab())]
+        texts = [doc.text for doc in read_docs(self.corpus, Vocab())]
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
             raise ValueError(
                 f"[hamr.npy_embedder.v1] {self.path} has shape {vectors.shape}, but "

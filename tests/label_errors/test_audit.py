@@ -12,6 +12,7 @@ from thinc.api import Config
 from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
+from spacy_hamr.corpus import read_docs
 
 from ..conftest import ner_examples, textcat_examples, write_corpus
 from ..training.test_train_cli import init_config
@@ -49,7 +50,7 @@ def test_a_corpus_without_one_category_per_example_is_named(tmp_path, textcat_se
 def test_a_class_smaller_than_the_folds_is_named(tmp_path, textcat_setup):
     folder, cfg = textcat_setup
     train = write_corpus(tmp_path / "train.spacy", textcat_examples(40, shares=(0.95, 0.05, 0.0)))
-    counts = [doc.cats for doc in DocBin().from_disk(train).get_docs(spacy.blank("en").vocab)]
+    counts = [doc.cats for doc in read_docs(train, spacy.blank("en").vocab)]
     rare = sum(c["rare"] for c in counts)
     assert rare < 5
     result = audit(tmp_path, cfg, train, "--paths.dev", folder / "dev.spacy", "--folds", 5)

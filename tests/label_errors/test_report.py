@@ -11,6 +11,7 @@ from thinc.api import Config
 
 from spacy_hamr.label_errors.report import hardness_scores, is_suspect
 from spacy_hamr.training.state_file import corpus_positions, fingerprint, read_state
+from spacy_hamr.corpus import read_docs
 
 from ..conftest import textcat_examples
 
@@ -123,7 +124,7 @@ def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tm
     assert {"index", "text", "gold", "predicted", "score", "confidence", "margin", "suggested", "likely_error",
             "suspect", "neighbours"} <= set(records[0])
     # The ranking itself: in every class that holds flips, the examples ranked first are flips.
-    docs = list(DocBin().from_disk(tmp_path / "train.spacy").get_docs(spacy.blank("en").vocab))
+    docs = read_docs(tmp_path / "train.spacy", spacy.blank("en").vocab)
     for label in ("big", "mid", "rare"):
         holds = sum(docs[i].cats[label] == 1.0 for i in flipped)
         first = [r["index"] for r in records if r["class"] == label][:min(holds, 5)]

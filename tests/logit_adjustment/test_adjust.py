@@ -11,6 +11,7 @@ from spacy.training import Example
 
 from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, class_prior, output_bias_layer, plan_adjustment, shifted, textcat_component
 from spacy_hamr.logit_adjustment.adjust_on_save import make_logit_adjustment
+from spacy_hamr.corpus import read_docs
 
 from ..conftest import ner_examples, textcat_examples, write_corpus
 from ..pipelines import trained_pipeline
@@ -218,14 +219,13 @@ def test_the_command_refuses_a_model_trained_on_draws_given_the_corpus_prior(tmp
 def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_path, batcher):
     from spacy_hamr.cli.adjust import adjust
 
-    from spacy.tokens import DocBin
     from spacy.training import Corpus
 
     model = saved_with_batcher(tmp_path, batcher)
     adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy")
     nlp = spacy.load(model)
     expected = plan_adjustment(nlp, list(Corpus(tmp_path / "dev.spacy")(nlp)),
-                               train=list(DocBin().from_disk(tmp_path / "train.spacy").get_docs(nlp.vocab)))
+                               train=read_docs(tmp_path / "train.spacy", nlp.vocab))
     assert numpy.abs(expected.delta).max() > 0
     numpy.testing.assert_array_equal(adjustment.delta, expected.delta)
 

@@ -12,6 +12,7 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.corpus import read_docs
 
 from .test_train_cli import idai_slice, init_config, mit_slice, train  # noqa: F401 (fixtures)
 
@@ -187,7 +188,7 @@ def idai_no_entities(tmp_path_factory, idai_slice):
     out = tmp_path_factory.mktemp("idai_no_entities")
     vocab = spacy.blank("en").vocab
     for split in ("train", "dev"):
-        docs = list(DocBin().from_disk(idai_slice / f"{split}.spacy").get_docs(vocab))
+        docs = read_docs(idai_slice / f"{split}.spacy", vocab)
         for doc in docs:
             doc.set_ents([], default="outside")
         DocBin(docs=docs, store_user_data=True).to_disk(out / f"{split}.spacy")
