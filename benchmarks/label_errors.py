@@ -42,7 +42,7 @@ from common import DEFAULT_DATA, dataset_corpus, make_config, run
 
 from spacy_hamr.label_errors.audit import predict_probabilities  # noqa: E402
 from spacy_hamr.resampling.embedders import make_tfidf_embedder  # noqa: E402
-from spacy_hamr.label_errors.report import hardness_scores, is_suspect  # noqa: E402
+from spacy_hamr.label_errors.ranking import hardness_scores, is_suspect  # noqa: E402
 from spacy_hamr.label_errors.training_dynamics import textcat_errors  # noqa: E402
 from spacy_hamr.resampling.neighbors import NeighbourIndex  # noqa: E402
 from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402

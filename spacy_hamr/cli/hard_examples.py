@@ -58,7 +58,9 @@ def hard_examples(model: Path, train_path: Path, state_path: Path, output_dir: P
     import spacy
 
     from ..corpus import read_docs
-    from ..label_errors.report import build_report, write_html, write_review
+    from ..label_errors.html_page import write_html
+    from ..label_errors.prodigy import write_review
+    from ..label_errors.report import build_report
     from ..util import progress
     from ..training.state_file import corpus_positions, read_state
 

@@ -6,9 +6,14 @@ in `prodigy ner.manual` with the gold spans, token-aligned. Each task's
 `meta` carries the score and what the finder suspects, which Prodigy shows
 under the task. `_input_hash`/`_task_hash` are left to Prodigy.
 """
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import srsly
 from spacy.tokens import Doc
+
+from ..labels import is_textcat, positive_categories
+from .report import Report
 
 
 def textcat_task(doc: Doc, labels: Sequence[str], gold: Sequence[str], meta: Dict) -> Dict:
@@ -35,3 +40,18 @@ def review_command(textcat: bool, path: str, labels: Sequence[str], exclusive: O
         return (f"prodigy textcat.manual fixed_labels {path} --label {label_list}"
                 + (" --exclusive" if exclusive else ""))
     return f"prodigy ner.manual fixed_labels blank:en {path} --label {label_list}"
+
+
+def write_review(report: Report, docs: Sequence[Doc], path: Path) -> str:
+    """Write the flagged examples as Prodigy tasks (below), the
+    score in `meta`; return the Prodigy command that opens them."""
+    textcat = is_textcat(docs)
+    labels = sorted({label for doc in docs for label in (doc.cats if textcat else [e.label_ for e in doc.ents])})
+    tasks = []
+    for rank, item in enumerate(report.flagged):
+        meta = {"rank": rank + 1, **item}
+        doc = docs[item["index"]]
+        tasks.append(textcat_task(doc, labels, positive_categories(doc.cats), meta) if textcat
+                     else ner_task(doc, meta))
+    srsly.write_jsonl(path, tasks)
+    return review_command(textcat, str(path), labels)

@@ -9,7 +9,7 @@ import srsly
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from spacy_hamr.label_errors.report import hardness_scores, is_suspect
+from spacy_hamr.label_errors.ranking import hardness_scores, is_suspect
 from spacy_hamr.training.state_file import corpus_positions, fingerprint, read_state
 from spacy_hamr.corpus import read_docs
 
