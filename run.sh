@@ -12,7 +12,8 @@ DATASETS="${HAMR_DATASETS:-$(cd .. && pwd)/shared/datasets}"
 
 setup() {
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  # torch first and pinned: left unpinned, pip may pull a multi-GB CUDA build.
+  # torch first, pinned to exactly 2.13.0: the wheel cache pip is pointed at (find-links) holds
+  # the CPU build of this version, and any other spec lets pip pull a multi-GB CUDA build from PyPI.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check torch==2.13.0
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[transformers,test,project]"
 }

@@ -18,10 +18,9 @@ from ..util import status
 Embedder = Callable[[List[Example]], numpy.ndarray]
 
 # Above this many examples the exact (flat) index gives way to an IVF index:
-# an all-seeds query costs O(seed_fraction * N^2 * d) exactly. On a 2-core CPU
-# exact search took 1.6 to 3.9 s at 50k x 384 and 11 to 12 s at 100k; the IVF
-# index 0.5 to 1.3 s at 50k and 2.2 to 3.2 s at 100k, with recall@10 of 0.98
-# and 0.997 against exact search (benchmarks/results/scale.json).
+# an all-seeds query costs O(seed_fraction * N^2 * d) exactly, and around here
+# the IVF index starts to win at a recall@10 of 0.98 or more
+# (docs/scaling.md#exact-or-approximate-search).
 EXACT_SEARCH_LIMIT = 50_000
 
 # The IVF index returns this many candidates per wanted neighbour, which are
@@ -105,11 +104,7 @@ def _ivf_index(vectors: numpy.ndarray, seed: int) -> faiss.Index:
     queries scan 4 / (1.5 sqrt(N)) of the corpus each. The 8-bit codes keep
     the vectors in a quarter of float32's memory; re-ranking 2k candidates
     by their exact similarity (`NeighbourIndex.search`) makes up for the
-    codes' rounding. At a million 384-d vectors the build and the 100k seed
-    queries cost 31 to 34 s of CPU time (both cores together; 17 to 45 s of
-    wall time on a 2-core CPU shared with other work), with recall@10 1.0
-    against exact search on 200 seeds (benchmarks/results/scale.json and
-    scale_profile.md).
+    codes' rounding. Its cost and recall as measured: docs/scaling.md.
     """
     n, dim = vectors.shape
     n_lists = max(1, min(int(1.5 * math.sqrt(n)), n // 40))

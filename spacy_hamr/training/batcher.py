@@ -42,7 +42,7 @@ NER_BOOST_WEIGHT = 0.1
 # Base rate per class ~ n_c ** power. Textcat: class-balanced. NER: square-root,
 # since a sentence stands for its rarest entity type, and balancing those
 # over-draws the sentences of rare types at the expense of the frequent types'
-# contexts (measured on three NER corpora; see the README).
+# contexts (measured on three NER corpora: docs/exploration.md#the-ner-base-rate).
 TEXTCAT_CLASS_POWER = 0.0
 NER_CLASS_POWER = 0.5
 

@@ -122,9 +122,9 @@ def make_hamr_callback(
     class_rate_lr (float): Step of the log-rates per epoch, per unit of the
         class sum's signal-to-noise ratio (capped at 3).
     meta_every (int or None): Do a meta step every this many steps (the
-        reference: 1); None takes 8 for textcat and 16 for ner. On
-        cyclone_idai_2019, 4 and 8 gave the same quality (52.4 and 52.1 macro-F1
-        over 3 seeds); each look-ahead costs three loss passes.
+        reference: 1); None takes 8 for textcat and 16 for ner: each look-ahead
+        costs three loss passes, and meta-stepping less often measured as well
+        (docs/exploration.md#hardness-rule-base-rate-and-meta-step-frequency).
     inner_lr (float): eta of the virtual SGD step (reference: 2e-4).
     meta_lr (float or None): Adam learning rate of the weight net; None takes
         the reference's 1e-4 (textcat) or 3e-4 (ner).
