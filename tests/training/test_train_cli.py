@@ -102,26 +102,24 @@ def test_ner_config_with_batch_by_padded_keys(tmp_path, mit_slice):
     assert "Location" in log  # NER class shares name the entity types
 
 
-def test_streaming_corpus_fails_with_a_clear_message(tmp_path):
+def train_generated_textcat(tmp_path, *overrides) -> subprocess.CompletedProcess:
+    """`spacy train` of the textcat config with the batcher swapped, on a generated corpus."""
     data = generated_corpus(tmp_path / "corpus", "textcat")
     cfg = init_config(tmp_path, "textcat")
     swap_batcher(cfg)
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(data / "train.spacy"),
-         "--paths.dev", str(data / "dev.spacy"), "--training.max_epochs", "-1",
-         "--training.max_steps", "5"], capture_output=True, text=True)
+         "--paths.dev", str(data / "dev.spacy"), *overrides], capture_output=True, text=True)
+
+
+def test_streaming_corpus_fails_with_a_clear_message(tmp_path):
+    result = train_generated_textcat(tmp_path, "--training.max_epochs", "-1", "--training.max_steps", "5")
     assert result.returncode != 0
     assert "streaming corpus" in result.stderr and "max_epochs" in result.stderr
 
 
 def test_bad_setting_fails_before_training(tmp_path):
-    data = generated_corpus(tmp_path / "corpus", "textcat")
-    cfg = init_config(tmp_path, "textcat")
-    swap_batcher(cfg)
-    result = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(data / "train.spacy"),
-         "--paths.dev", str(data / "dev.spacy"), "--training.batcher.alpha", "-1"],
-        capture_output=True, text=True)
+    result = train_generated_textcat(tmp_path, "--training.batcher.alpha", "-1")
     assert result.returncode != 0
     assert "alpha must be >= 0" in result.stdout + result.stderr
     assert "E    #" not in result.stdout  # the training table never started
