@@ -4,6 +4,7 @@ converting a dataset once, and writing a variant's config.
 The scripts run as `python benchmarks/NAME.py`, which puts this folder on the
 import path, so they import it as `common`.
 """
+
 import json
 import subprocess
 import sys
@@ -34,8 +35,7 @@ def dataset_corpus(data: Path, work: Path) -> Path:
     return corpus
 
 
-def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None,
-                base: Path = None) -> Path:
+def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None, base: Path = None) -> Path:
     """variant's config in work/: from `base`, or from spacy init config's efficiency config."""
     if base is None:
         base = work / f"{pipeline}.cfg"

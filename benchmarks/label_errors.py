@@ -24,6 +24,7 @@ Scores per method: precision and recall at N (N: the number flipped), recall
 at 2N, average precision; for methods that flag, the flag's size, precision
 and recall (and flags per 1,000 examples); trainings and wall time.
 """
+
 import argparse
 import json
 import sys
@@ -51,8 +52,10 @@ from spacy_hamr.corpus import read_docs
 
 N_NEIGHBOURS = 10
 # The single runs: HAMR, and the same two blocks recording only (uniform shuffled epochs, unweighted).
-SINGLE_RUNS = {"hamr": [], "uniform": ["--training.batcher.resample", "false",
-                                       "--training.before_update.weighting", "none"]}
+SINGLE_RUNS = {
+    "hamr": [],
+    "uniform": ["--training.batcher.resample", "false", "--training.before_update.weighting", "none"],
+}
 
 
 def write_corpus(docs, names, labels, path: Path) -> None:
@@ -70,8 +73,26 @@ def train(cfg: Path, out: Path, train_path: Path, dev_path: Path, epochs: int, s
     timing = out / "train_seconds.json"
     if not (out / "model-last").exists():  # written when training ends: a stopped run trains again
         start = time.perf_counter()
-        run([sys.executable, "-m", "spacy", "train", cfg, "--output", out, "--paths.train", train_path,
-             "--paths.dev", dev_path, "--training.max_epochs", epochs, "--system.seed", seed, *extra])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "spacy",
+                "train",
+                cfg,
+                "--output",
+                out,
+                "--paths.train",
+                train_path,
+                "--paths.dev",
+                dev_path,
+                "--training.max_epochs",
+                epochs,
+                "--system.seed",
+                seed,
+                *extra,
+            ]
+        )
         srsly.write_json(timing, time.perf_counter() - start)
     return srsly.read_json(timing) if timing.exists() else None
 
@@ -88,15 +109,19 @@ def metrics(flipped: numpy.ndarray, score: numpy.ndarray, flags=None, rng=None) 
     order = numpy.lexsort((tie, -score))
     row = {}
     if n:
-        row.update(precision_at_n=float(flipped[order[:n]].mean()), recall_at_n=float(flipped[order[:n]].sum() / n),
-                   recall_at_2n=float(flipped[order[:2 * n]].sum() / n),
-                   average_precision=float(average_precision_score(flipped, score + 1e-9 * tie)))
+        row.update(
+            precision_at_n=float(flipped[order[:n]].mean()),
+            recall_at_n=float(flipped[order[:n]].sum() / n),
+            recall_at_2n=float(flipped[order[: 2 * n]].sum() / n),
+            average_precision=float(average_precision_score(flipped, score + 1e-9 * tie)),
+        )
     if flags is not None:
         k = int(flags.sum())
         row.update(flagged=k, flags_per_1000=1000.0 * k / len(flags))
         if n:
-            row.update(flag_precision=float(flipped[flags].mean()) if k else 0.0,
-                       flag_recall=float(flipped[flags].sum() / n))
+            row.update(
+                flag_precision=float(flipped[flags].mean()) if k else 0.0, flag_recall=float(flipped[flags].sum() / n)
+            )
     return row
 
 
@@ -113,8 +138,9 @@ def single_run_methods(state, probs_final, labels, docs, flip_seed):
     others = numpy.array([numpy.mean([labels[j] != labels[i] for j in row]) for i, row in enumerate(near)])
     agrees = probs_final.argmax(axis=1) == labels
     # The report before training dynamics: relative loss x hardness; suspect = model and 5 neighbours disagree.
-    old_suspect = numpy.array([is_suspect(str(labels[i]), [[str(labels[j])] for j in near[i]][:5], agrees[i])
-                               for i in range(n)])
+    old_suspect = numpy.array(
+        [is_suspect(str(labels[i]), [[str(labels[j])] for j in near[i]][:5], agrees[i]) for i in range(n)]
+    )
     return {
         "report": (errors.score, errors.suspect),
         "report_likely": (errors.score, errors.likely),
@@ -133,18 +159,31 @@ def single_run_methods(state, probs_final, labels, docs, flip_seed):
 def cleanlab_methods(labels, probs):
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
+
     flags = numpy.zeros(len(labels), dtype=bool)
     flags[find_label_issues(labels, probs)] = True
     out = {}
     for method in ("self_confidence", "normalized_margin"):
-        out[f"cleanlab_{method}"] = (-get_label_quality_scores(labels, probs, method=method),
-                                     flags if method == "self_confidence" else None)
+        out[f"cleanlab_{method}"] = (
+            -get_label_quality_scores(labels, probs, method=method),
+            flags if method == "self_confidence" else None,
+        )
     return out
 
 
-SUMMARY_METHODS = ["report@uniform", "report@hamr", "previous_report@uniform", "previous_report@hamr", "aum@uniform",
-                   "datamap_hard_to_learn@uniform", "self_confidence_in_sample@uniform", "neighbours@uniform",
-                   "random@uniform", "cleanlab_self_confidence", "find_label_errors"]
+SUMMARY_METHODS = [
+    "report@uniform",
+    "report@hamr",
+    "previous_report@uniform",
+    "previous_report@hamr",
+    "aum@uniform",
+    "datamap_hard_to_learn@uniform",
+    "self_confidence_in_sample@uniform",
+    "neighbours@uniform",
+    "random@uniform",
+    "cleanlab_self_confidence",
+    "find_label_errors",
+]
 
 
 def summarise(paths, markdown: Path) -> None:
@@ -156,8 +195,11 @@ def summarise(paths, markdown: Path) -> None:
     for key, row in rows.items():
         dataset, noise, rate, _ = key.split("/")
         conditions.setdefault((dataset, noise, rate), []).append(row)
-    lines = ["| dataset | noise | rate | seeds | method | P@N | R@2N | AP | flag precision | flag recall | "
-             "flags | flags per 1,000 clean | trainings | seconds |", "|" + "---|" * 14]
+    lines = [
+        "| dataset | noise | rate | seeds | method | P@N | R@2N | AP | flag precision | flag recall | "
+        "flags | flags per 1,000 clean | trainings | seconds |",
+        "|" + "---|" * 14,
+    ]
     controls = {dataset: rs[0] for (dataset, _, rate), rs in conditions.items() if rate == "0"}
     for (dataset, noise, rate), rs in sorted(conditions.items()):
         if rate == "0":
@@ -166,14 +208,25 @@ def summarise(paths, markdown: Path) -> None:
             ms = [r["methods"][method] for r in rs if method in r["methods"]]
             if not ms:
                 continue
-            cell = {k: _mean_se([m[k] for m in ms if k in m]) for k in
-                    ("precision_at_n", "recall_at_2n", "average_precision", "flag_precision", "flag_recall", "flagged")}
+            cell = {
+                k: _mean_se([m[k] for m in ms if k in m])
+                for k in (
+                    "precision_at_n",
+                    "recall_at_2n",
+                    "average_precision",
+                    "flag_precision",
+                    "flag_recall",
+                    "flagged",
+                )
+            }
             control = controls.get(dataset, {}).get("methods", {}).get(method, {})
             clean = f"{control['flags_per_1000']:.0f}" if "flags_per_1000" in control else "-"
-            lines.append(f"| {dataset} | {noise} | {rate} | {len(ms)} | {method} | {cell['precision_at_n']} | "
-                         f"{cell['recall_at_2n']} | {cell['average_precision']} | {cell['flag_precision']} | "
-                         f"{cell['flag_recall']} | {cell['flagged']} | {clean} | {ms[0]['trainings']} | "
-                         f"{_seconds(ms)} |")
+            lines.append(
+                f"| {dataset} | {noise} | {rate} | {len(ms)} | {method} | {cell['precision_at_n']} | "
+                f"{cell['recall_at_2n']} | {cell['average_precision']} | {cell['flag_precision']} | "
+                f"{cell['flag_recall']} | {cell['flagged']} | {clean} | {ms[0]['trainings']} | "
+                f"{_seconds(ms)} |"
+            )
     markdown.write_text("\n".join(lines) + "\n", encoding="utf8")
 
 
@@ -195,9 +248,21 @@ def audit_method(cfg, train_path, dev_path, out, args, flipped, rng) -> dict:
     from spacy_hamr.cli.find_label_errors import find_label_errors
 
     start = time.perf_counter()
-    find_label_errors(cfg, train_path, out, folds=args.folds, seed=0,
-                      extra_args=["--paths.dev", str(dev_path), "--training.max_epochs", str(args.epochs),
-                                  "--system.seed", str(args.train_seed)])
+    find_label_errors(
+        cfg,
+        train_path,
+        out,
+        folds=args.folds,
+        seed=0,
+        extra_args=[
+            "--paths.dev",
+            str(dev_path),
+            "--training.max_epochs",
+            str(args.epochs),
+            "--system.seed",
+            str(args.train_seed),
+        ],
+    )
     seconds = time.perf_counter() - start
     ranked = [r["index"] for r in srsly.read_jsonl(out / "label_errors.jsonl")]
     score = numpy.zeros(len(flipped))
@@ -217,8 +282,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--skip-cleanlab", action="store_true")
-    parser.add_argument("--audit", action="store_true",
-                        help="also run `spacy hamr find-label-errors` (in-process folds of the plain config)")
+    parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="also run `spacy hamr find-label-errors` (in-process folds of the plain config)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_label_errors"))
     parser.add_argument("--out", type=Path)
@@ -249,17 +317,27 @@ def main():
         noisy_docs = read_docs(train_path, spacy.blank("en").vocab)
         for source, extra in SINGLE_RUNS.items():
             run_dir = here / source
-            seconds = train(hamr_cfg, run_dir, train_path, corpus / "dev.spacy", args.epochs, args.train_seed,
-                            ["--training.batcher.state_path", run_dir / "state.npz", *extra])
+            seconds = train(
+                hamr_cfg,
+                run_dir,
+                train_path,
+                corpus / "dev.spacy",
+                args.epochs,
+                args.train_seed,
+                ["--training.batcher.state_path", run_dir / "state.npz", *extra],
+            )
             state = read_state(run_dir / "state.npz")
-            state = in_corpus_order(state, corpus_positions(state["fingerprint"], noisy_docs, str(train_path)),
-                                    len(noisy_docs))
+            state = in_corpus_order(
+                state, corpus_positions(state["fingerprint"], noisy_docs, str(train_path)), len(noisy_docs)
+            )
             assert list(state["score_labels"]) == names
             probs_final = predict(run_dir / "model-best", noisy_docs, names)
-            for name, (score, flags) in single_run_methods(state, probs_final, labels, noisy_docs,
-                                                           flip_seed).items():
-                row["methods"][f"{name}@{source}"] = {**metrics(flipped, score, flags, rng), "trainings": 1,
-                                                      "train_seconds": seconds}
+            for name, (score, flags) in single_run_methods(state, probs_final, labels, noisy_docs, flip_seed).items():
+                row["methods"][f"{name}@{source}"] = {
+                    **metrics(flipped, score, flags, rng),
+                    "trainings": 1,
+                    "train_seconds": seconds,
+                }
 
         if not args.skip_cleanlab:
             probs = numpy.full((len(labels), len(names)), numpy.nan)
@@ -268,23 +346,31 @@ def main():
             for k, (fit, held) in enumerate(folds):
                 fold_train = here / f"fold{k}" / "train.spacy"
                 write_corpus([docs[i] for i in fit], names, labels[fit], fold_train)
-                seconds = train(plain_cfg, here / f"fold{k}", fold_train, corpus / "dev.spacy", args.epochs,
-                                args.train_seed)
+                seconds = train(
+                    plain_cfg, here / f"fold{k}", fold_train, corpus / "dev.spacy", args.epochs, args.train_seed
+                )
                 total = None if total is None or seconds is None else total + seconds
                 probs[held] = predict(here / f"fold{k}" / "model-best", [noisy_docs[i] for i in held], names)
                 print(f"{key}: fold {k + 1}/{args.folds} done", flush=True)
             for name, (score, flags) in cleanlab_methods(labels, probs).items():
-                row["methods"][name] = {**metrics(flipped, score, flags, rng), "trainings": args.folds,
-                                        "train_seconds": total}
+                row["methods"][name] = {
+                    **metrics(flipped, score, flags, rng),
+                    "trainings": args.folds,
+                    "train_seconds": total,
+                }
         if args.audit:
-            row["methods"]["find_label_errors"] = audit_method(plain_cfg, train_path, corpus / "dev.spacy",
-                                                               here / "audit", args, flipped, rng)
+            row["methods"]["find_label_errors"] = audit_method(
+                plain_cfg, train_path, corpus / "dev.spacy", here / "audit", args, flipped, rng
+            )
         results[key] = row
         args.out.parent.mkdir(parents=True, exist_ok=True)
         srsly.write_json(args.out, results)
         for name, m in row["methods"].items():
-            print(f"{key:40s} {name:28s} P@N {m.get('precision_at_n', float('nan')):.3f} "
-                  f"AP {m.get('average_precision', float('nan')):.3f} flags {m.get('flagged', '-')}", flush=True)
+            print(
+                f"{key:40s} {name:28s} P@N {m.get('precision_at_n', float('nan')):.3f} "
+                f"AP {m.get('average_precision', float('nan')):.3f} flags {m.get('flagged', '-')}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Reads the runs benchmarks/quality.py trained (WORK/DATASET/RUN_sSEED/model-best)
 and the paired differences (mean and standard error over seeds) against
 class-balanced oversampling, from the results file alone.
 """
+
 import argparse
 import json
 import math
@@ -35,8 +36,14 @@ def scores_on(nlp, test, minority):
 
 
 # The arms of the comparison: (run, how its model-best is read).
-ARMS = [("baseline", "as_trained"), ("baseline", "train_prior"), ("oversample", "as_trained"),
-        ("hamr", "as_trained"), ("hamr", "train_prior"), ("hamr", "draws_prior")]
+ARMS = [
+    ("baseline", "as_trained"),
+    ("baseline", "train_prior"),
+    ("oversample", "as_trained"),
+    ("hamr", "as_trained"),
+    ("hamr", "train_prior"),
+    ("hamr", "draws_prior"),
+]
 
 
 def summarise(results: dict) -> None:
@@ -49,9 +56,11 @@ def summarise(results: dict) -> None:
             diffs = [r["macro_f1"] - o for r, o in zip(rows, reference)]
             se = stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
             taus = [r["tau"] for r in rows if "tau" in r]
-            print(f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
-                  f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {mean(diffs):+5.1f} (SE {se:.1f})"
-                  + (f"  tau {mean(taus):.2f}" if taus else ""))
+            print(
+                f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
+                f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {mean(diffs):+5.1f} (SE {se:.1f})"
+                + (f"  tau {mean(taus):.2f}" if taus else "")
+            )
 
 
 def main():
@@ -89,9 +98,13 @@ def main():
                 adjusted = spacy.load(model)
                 start = time.perf_counter()
                 adjustment = adjust_pipeline(adjusted, dev, **prior)
-                row[name] = {**scores_on(adjusted, test, minority), "tau": adjustment.tau,
-                             "dev_before": adjustment.before, "dev_after": adjustment.after,
-                             "seconds": time.perf_counter() - start}
+                row[name] = {
+                    **scores_on(adjusted, test, minority),
+                    "tau": adjustment.tau,
+                    "dev_before": adjustment.before,
+                    "dev_after": adjustment.after,
+                    "seconds": time.perf_counter() - start,
+                }
             by_dataset.setdefault(run, {})[str(seed)] = row
             print(json.dumps({"run": run, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)

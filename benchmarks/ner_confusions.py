@@ -4,6 +4,7 @@ missed. Tells whether a rare type loses to its frequency or to its neighbours.
 
     python benchmarks/ner_confusions.py MODEL DEV.spacy --out results/ner_confusions.json
 """
+
 import argparse
 from collections import Counter, defaultdict
 from pathlib import Path

@@ -12,6 +12,7 @@ the change. Scores: precision at N (N: errors planted), hits per kind of
 planted error in the top N and among all suspects, suspects per 1,000
 sentences, and the ranking by the sentence score.
 """
+
 import argparse
 import sys
 import time
@@ -50,8 +51,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--variant", default="hamr")
-    parser.add_argument("--uniform", action="store_true",
-                        help="record only: resample = false, weighting = none (spaCy's shuffled, unweighted epochs)")
+    parser.add_argument(
+        "--uniform",
+        action="store_true",
+        help="record only: resample = false, weighting = none (spaCy's shuffled, unweighted epochs)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_ner_label_errors"))
     parser.add_argument("--out", type=Path, required=True)
@@ -75,9 +79,26 @@ def main():
         start = time.perf_counter()
         if not (here / "model" / "model-best").exists():
             hamr = ["--training.batcher.state_path", here / "state.npz"] if args.variant.startswith("hamr") else []
-            run([sys.executable, "-m", "spacy", "train", cfg, "--output", here / "model", "--paths.train", train_path,
-                 "--paths.dev", corpus / "dev.spacy", "--training.max_epochs", args.epochs,
-                 "--system.seed", args.train_seed, *hamr])
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "spacy",
+                    "train",
+                    cfg,
+                    "--output",
+                    here / "model",
+                    "--paths.train",
+                    train_path,
+                    "--paths.dev",
+                    corpus / "dev.spacy",
+                    "--training.max_epochs",
+                    args.epochs,
+                    "--system.seed",
+                    args.train_seed,
+                    *hamr,
+                ]
+            )
         train_seconds = time.perf_counter() - start
         nlp = spacy.load(here / "model" / "model-best")
         noisy = read_docs(train_path, nlp.vocab)
@@ -89,11 +110,17 @@ def main():
             by_doc.setdefault(p.doc, []).append(p)
         n = len(planted)
         hits = [hit_of(s, by_doc) for s in suspects]
-        row = {"sentences": len(noisy), "entities": sum(len(d.ents) for d in docs), "planted": n,
-               "planted_per_kind": dict(Counter(p.kind for p in planted)), "suspects": len(suspects),
-               "suspects_per_1000_sentences": 1000.0 * len(suspects) / len(noisy),
-               "suspects_per_kind": dict(Counter(s.kind for s in suspects)),
-               "train_seconds": train_seconds, "find_seconds": find_seconds}
+        row = {
+            "sentences": len(noisy),
+            "entities": sum(len(d.ents) for d in docs),
+            "planted": n,
+            "planted_per_kind": dict(Counter(p.kind for p in planted)),
+            "suspects": len(suspects),
+            "suspects_per_1000_sentences": 1000.0 * len(suspects) / len(noisy),
+            "suspects_per_kind": dict(Counter(s.kind for s in suspects)),
+            "train_seconds": train_seconds,
+            "find_seconds": find_seconds,
+        }
         if n:
             top = hits[:n]
             row.update(
@@ -101,9 +128,12 @@ def main():
                 found_in_top_n={k: len({id(h) for h in top if h is not None and h.kind == k}) for k in NER_KINDS},
                 found_in_all={k: len({id(h) for h in hits if h is not None and h.kind == k}) for k in NER_KINDS},
                 precision_at_n_per_suspect_kind={
-                    k: (sum(h is not None for s, h in zip(suspects[:n], top) if s.kind == k)
-                        / max(1, sum(s.kind == k for s in suspects[:n]))) for k in ("wrong_type", "boundary",
-                                                                                  "missing", "spurious")},
+                    k: (
+                        sum(h is not None for s, h in zip(suspects[:n], top) if s.kind == k)
+                        / max(1, sum(s.kind == k for s in suspects[:n]))
+                    )
+                    for k in ("wrong_type", "boundary", "missing", "spurious")
+                },
             )
         results[key] = row
         args.out.parent.mkdir(parents=True, exist_ok=True)

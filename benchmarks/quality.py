@@ -14,6 +14,7 @@ settings of other blocks to `spacy train` (every arm alike). `--threads` pins
 every run to that many threads. Each row has the run's number of updates (the
 hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
 """
+
 import argparse
 import json
 import os
@@ -30,9 +31,13 @@ from spacy_hamr.experiments.variants import VARIANTS
 
 from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
 
+
 def scores(metrics: dict, minority: str, prefix: str = "") -> dict:
-    return {f"{prefix}macro_f1": macro_f1(metrics), f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
-            f"{prefix}per_class_f1": per_class_f1(metrics)}
+    return {
+        f"{prefix}macro_f1": macro_f1(metrics),
+        f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
+        f"{prefix}per_class_f1": per_class_f1(metrics),
+    }
 
 
 def main():
@@ -71,33 +76,75 @@ def main():
             log = out.parent / f"{arm}_s{seed}_log.jsonl"
             logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
             # HAMR's batcher logs each epoch's draws (class shares) beside the run.
-            hamr_log = [] if VARIANTS[variant].batcher.get("@batchers") != "hamr.v1" else [
-                "--training.batcher.log_path", out.parent / f"{arm}_s{seed}_hamr.jsonl"]
+            hamr_log = (
+                []
+                if VARIANTS[variant].batcher.get("@batchers") != "hamr.v1"
+                else ["--training.batcher.log_path", out.parent / f"{arm}_s{seed}_hamr.jsonl"]
+            )
             for path in hamr_log[1:]:
                 path.unlink(missing_ok=True)
             start = time.perf_counter()
-            run([sys.executable, "-m", "spacy", "train", cfg, "--output", out,
-                 "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-                 "--training.max_epochs", args.epochs, "--system.seed", seed,
-                 "--training.logger", logger, *hamr_log, *overrides], env=env)
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "spacy",
+                    "train",
+                    cfg,
+                    "--output",
+                    out,
+                    "--paths.train",
+                    corpus / "train.spacy",
+                    "--paths.dev",
+                    corpus / "dev.spacy",
+                    "--training.max_epochs",
+                    args.epochs,
+                    "--system.seed",
+                    seed,
+                    "--training.logger",
+                    logger,
+                    *hamr_log,
+                    *overrides,
+                ],
+                env=env,
+            )
             seconds = time.perf_counter() - start
             for split in ("test", "dev"):
-                run([sys.executable, "-m", "spacy", "evaluate", out / "model-best", corpus / f"{split}.spacy",
-                     "--output", out / f"{split}.json"], env=env)
+                run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "spacy",
+                        "evaluate",
+                        out / "model-best",
+                        corpus / f"{split}.spacy",
+                        "--output",
+                        out / f"{split}.json",
+                    ],
+                    env=env,
+                )
             evaluations, updates = read_eval_log(log)
-            row = {**scores(srsly.read_json(out / "test.json"), minority),
-                   **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
-                   "updates": updates, "train_seconds": seconds, "settings": extra,
-                   "config": str(args.config or f"efficiency {args.pipeline}"), "overrides": args.override,
-                   "threads": args.threads, "dev_curve": [[e["step"], e["score"]] for e in evaluations]}
+            row = {
+                **scores(srsly.read_json(out / "test.json"), minority),
+                **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
+                "updates": updates,
+                "train_seconds": seconds,
+                "settings": extra,
+                "config": str(args.config or f"efficiency {args.pipeline}"),
+                "overrides": args.override,
+                "threads": args.threads,
+                "dev_curve": [[e["step"], e["score"]] for e in evaluations],
+            }
             results.setdefault(arm, {})[str(seed)] = row
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             srsly.write_json(args.out, results)
     for variant, by_seed in results.items():
         rows = list(by_seed.values())
-        print(f"{variant:18s} macro {mean(r['macro_f1'] for r in rows):5.1f} ± {pstdev([r['macro_f1'] for r in rows]):.1f}"
-              f"  minority({minority}) {mean(r['minority_f1'] for r in rows):5.1f}  n={len(rows)}")
+        print(
+            f"{variant:18s} macro {mean(r['macro_f1'] for r in rows):5.1f} ± {pstdev([r['macro_f1'] for r in rows]):.1f}"
+            f"  minority({minority}) {mean(r['minority_f1'] for r in rows):5.1f}  n={len(rows)}"
+        )
 
 
 if __name__ == "__main__":

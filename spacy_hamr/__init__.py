@@ -10,6 +10,7 @@ Registered through entry points (no `--code` needed):
   spacy CLI   `spacy hamr make-meta | convert | variant-config | adjust | hard-examples |
               find-label-errors`   spacy_hamr.cli
 """
+
 from .training.shared_state import HamrState, active_state
 
 __version__ = "0.1.0"

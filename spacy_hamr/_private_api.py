@@ -1,6 +1,7 @@
 """Every use of spaCy's and thinc's private API, in one place. Each was checked
 against spaCy 3.8.18 and thinc 8.3.14, where no public call does the same;
 tests/test_private_api.py fails loudly if one of them changes."""
+
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch

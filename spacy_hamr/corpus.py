@@ -1,5 +1,6 @@
 """Reading corpora: a `.spacy` file as Docs, the corpus a setting names as
 Examples, and the checks that a path is a corpus before training starts."""
+
 import warnings
 from pathlib import Path
 from typing import List, Optional, Tuple, Union

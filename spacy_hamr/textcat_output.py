@@ -1,5 +1,6 @@
 """What a textcat component's output is: a softmax over exclusive classes, or
 one sigmoid per label; and the config block that decides it."""
+
 from typing import Dict, Optional
 
 from spacy.language import Language
@@ -24,6 +25,7 @@ def scores_per_label(pipe: TextCategorizer) -> bool:
 def exclusive_classes_block(nlp: Language, name: str) -> str:
     """The config block that sets the component's exclusive_classes, e.g.
     "[components.textcat.model]" (in spaCy's ensemble: its linear_model)."""
+
     def find(section: Dict, block: str) -> Optional[str]:
         if "exclusive_classes" in section:
             return block

@@ -1,5 +1,6 @@
 """Helpers every part of spacy-hamr uses: status lines, progress bars and the
 check that numeric settings are numbers."""
+
 import sys
 from numbers import Real
 from typing import Dict, Iterable, Iterator, TypeVar
@@ -40,8 +41,11 @@ def check_numbers(where: str, settings: Dict[str, object]) -> None:
     where (str): The config block and function, e.g. "[training.batcher] hamr.v1".
     settings (Dict[str, object]): Setting name -> value as given.
     """
-    problems = [f"{name} must be a number, got {_describe(value)}" for name, value in settings.items()
-                if value is not None and (isinstance(value, bool) or not isinstance(value, Real))]
+    problems = [
+        f"{name} must be a number, got {_describe(value)}"
+        for name, value in settings.items()
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Real))
+    ]
     if problems:
         raise ValueError(f"{where}: " + "; ".join(problems))
 

@@ -2,6 +2,7 @@
 stand-in device (tests/stand_in_device.py) refuses every implicit conversion
 to numpy, as cupy does, so a numpy call on a model's array fails here as it
 would on a GPU."""
+
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -226,8 +227,9 @@ def tiny_transformer_pipeline(path: Path, n: int = 16):
     pytest.importorskip("spacy_transformers")
     examples = textcat_examples(n)
     model = save_tiny_bert(path, [w for eg in examples for w in eg.reference.text.split()])
-    config = load_config(ROOT / "project" / "configs" / "textcat_trf.cfg",
-                         overrides={"components.transformer.model.name": str(model)})
+    config = load_config(
+        ROOT / "project" / "configs" / "textcat_trf.cfg", overrides={"components.transformer.model.name": str(model)}
+    )
     nlp = load_model_from_config(config, auto_fill=True)
     nlp.initialize(lambda: examples)
     # One step off the output layer's W = 0 (every loss log 3); the config's warm-up would not move it.

@@ -1,5 +1,6 @@
 """The private spaCy and thinc API that spacy_hamr._private_api wraps: each test
 fails loudly when a spaCy or thinc release changes what HAMR relies on."""
+
 import spacy
 import torch
 from thinc.api import PyTorchShim
@@ -39,4 +40,6 @@ def test_torch_module_of_a_shim():
 
 def test_config_overrides_are_parsed_as_spacy_train_does():
     assert config_overrides(["--paths.dev", "dev.spacy", "--training.max_epochs", "3"]) == {
-        "paths.dev": "dev.spacy", "training.max_epochs": 3}
+        "paths.dev": "dev.spacy",
+        "training.max_epochs": 3,
+    }

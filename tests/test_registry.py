@@ -1,4 +1,5 @@
 """Every registered function resolves through its entry point in a fresh interpreter."""
+
 import json
 import subprocess
 import sys
@@ -32,8 +33,9 @@ print(json.dumps(out))
 def test_entry_points_resolve_without_import():
     """No `import spacy_hamr`, no --code: only the installed entry points."""
     wanted = [(reg, name) for reg, name, _ in REGISTERED]
-    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(wanted)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(wanted)], check=True, capture_output=True, text=True
+    ).stdout
     modules = json.loads(out.strip().splitlines()[-1])
     assert modules == {name: module for _, name, module in REGISTERED}
 
@@ -50,9 +52,11 @@ def test_registered_function_builds_a_working_object(reg, name, module, tmp_path
     examples = textcat_examples(12)
     write_corpus(tmp_path / "x.spacy", examples)
     numpy.save(tmp_path / "x.npy", numpy.arange(24, dtype="f").reshape(12, 2))
-    required = {("batchers", "hamr.v1"): {"size": 100},
-                ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"},
-                ("loggers", "hamr.eval_log.v1"): {"path": tmp_path / "eval.jsonl"}}
+    required = {
+        ("batchers", "hamr.v1"): {"size": 100},
+        ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"},
+        ("loggers", "hamr.eval_log.v1"): {"path": tmp_path / "eval.jsonl"},
+    }
     built = getattr(registry, reg).get(name)(**required.get((reg, name), {}))
     if reg == "batchers":
         assert sum(len(batch) for batch in built(examples)) == 15  # 1.2 N draws

@@ -1,5 +1,6 @@
 """HAMR gives the same bits at any thread count: its SVD and weight net, and
 whole `spacy train` runs at OMP_NUM_THREADS 1 and 2."""
+
 import hashlib
 import os
 import random
@@ -106,9 +107,24 @@ def test_hamr_trains_the_same_model_at_one_and_two_threads(tmp_path, task):
         out = tmp_path / f"out{threads}"
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         result = subprocess.run(
-            [sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(out),
-             "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy")],
-            capture_output=True, text=True, env=env, cwd=tmp_path)
+            [
+                sys.executable,
+                "-m",
+                "spacy",
+                "train",
+                str(config_path),
+                "--output",
+                str(out),
+                "--paths.train",
+                str(corpus / "train.spacy"),
+                "--paths.dev",
+                str(corpus / "dev.spacy"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"[hamr] Threads: torch {threads}" in result.stdout
         digests[threads] = model_digest(out / "model-last")

@@ -1,4 +1,5 @@
 """`spacy hamr make-meta`: the paper's class-balanced meta split, as files."""
+
 from pathlib import Path
 from typing import Tuple
 

@@ -1,4 +1,5 @@
 """`spacy hamr variant-config`: a config for one run of the comparison."""
+
 from pathlib import Path
 
 from typer import Argument as Arg

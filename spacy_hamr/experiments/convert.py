@@ -8,6 +8,7 @@ folder, so each split gets the same label set. NER records are {"tokens",
 first record of train.json decides the task. A file is a JSON array, or JSON
 lines. Every record is checked before anything is written.
 """
+
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional
 
@@ -53,8 +54,10 @@ def check_records(records: List[Dict], path: Path, ner: bool) -> None:
         else:
             continue
         needs = "; ".join(f"{name} records need {', '.join(fields)}" for name, fields in FIELDS.items())
-        raise ValueError(f"{_record_place(path, i)}: {problem}. This dataset is {task} (the first record of "
-                         f"train.json decides): {needs}.")
+        raise ValueError(
+            f"{_record_place(path, i)}: {problem}. This dataset is {task} (the first record of "
+            f"train.json decides): {needs}."
+        )
 
 
 def _record_place(path: Path, i: int) -> str:
@@ -121,6 +124,7 @@ def convert_dataset(folder: Path, output_dir: Path, limit: int = 0) -> Dict[str,
     for split, path in paths.items():
         check_records(records[split], path, ner)
     labels = None if ner else dataset_labels(records.values())
-    return {split: convert_split(records[split][:limit or None], path.name, Path(output_dir) / f"{split}.spacy",
-                                 labels)
-            for split, path in paths.items()}
+    return {
+        split: convert_split(records[split][: limit or None], path.name, Path(output_dir) / f"{split}.spacy", labels)
+        for split, path in paths.items()
+    }

@@ -1,6 +1,7 @@
 """Scores of the comparison (project/, benchmarks/): macro-F1, per-class F1 and
 the smallest class, read from what `spacy evaluate --output` writes and from
 the gold annotation of a `.spacy` corpus."""
+
 from collections import Counter
 from pathlib import Path
 from statistics import mean
@@ -33,4 +34,3 @@ def corpus_class_counts(path: Union[str, Path]) -> Counter:
 def smallest_class(counts: Counter) -> str:
     """The class with the fewest gold mentions (ties: the first in label order)."""
     return min(sorted(counts), key=counts.get)
-

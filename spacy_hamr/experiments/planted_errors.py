@@ -7,6 +7,7 @@ pi a cycle through the classes in a seeded order). NER: a share of the gold
 entities is changed, in equal parts: its type swapped, the entity deleted, or
 its boundary shifted by one token.
 """
+
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy

@@ -5,6 +5,7 @@ logit-adjusted runs also [training.before_to_disk].
 
     python -m spacy hamr variant-config base.cfg hamr_no_boost out.cfg
 """
+
 from typing import Dict, NamedTuple, Optional
 
 from thinc.api import Config
@@ -32,8 +33,10 @@ _VARIANTS = {
     "hamr_no_resample": ({**HAMR_BATCHER, "resample": False}, HAMR_CALLBACK),
     "hamr_no_meta": (HAMR_BATCHER, {**HAMR_CALLBACK, "weighting": "none"}),
     "hamr_no_boost": ({**HAMR_BATCHER, "boost_weight": 0.0}, HAMR_CALLBACK),
-    "hamr_reference": ({**HAMR_BATCHER, "class_power": 1.0},
-                       {**HAMR_CALLBACK, "hardness": "global_decay", "meta_every": 1}),
+    "hamr_reference": (
+        {**HAMR_BATCHER, "class_power": 1.0},
+        {**HAMR_CALLBACK, "hardness": "global_decay", "meta_every": 1},
+    ),
     "hamr_global_decay": (HAMR_BATCHER, {**HAMR_CALLBACK, "hardness": "global_decay"}),
     # The weight net with AdamW (decoupled weight decay), nothing else changed.
     "hamr_adamw": (HAMR_BATCHER, {**HAMR_CALLBACK, "meta_decay": "decoupled"}),
@@ -43,12 +46,16 @@ _VARIANTS = {
     "hamr_class_rates_sampling": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN, "class_rates": "sampling"}),
     # Ablations: the class rates alone (no weight net; hardness from the loss, as
     # hamr_no_meta), and the weight net with the new meta set but without class rates.
-    "hamr_class_rates_only": (HAMR_BATCHER, {**HAMR_CALLBACK, "meta_set": "balanced", "weighting": "none",
-                                             "class_rates": "loss"}),
+    "hamr_class_rates_only": (
+        HAMR_BATCHER,
+        {**HAMR_CALLBACK, "meta_set": "balanced", "weighting": "none", "class_rates": "loss"},
+    ),
     "hamr_no_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN}),
     # The class rates alone against the dev set's macro loss: nothing held out of training.
-    "hamr_class_rates_dev_only": (HAMR_BATCHER, {**HAMR_CALLBACK, "weighting": "none", "meta_loss": "macro",
-                                                 "class_rates": "loss"}),
+    "hamr_class_rates_dev_only": (
+        HAMR_BATCHER,
+        {**HAMR_CALLBACK, "weighting": "none", "meta_loss": "macro", "class_rates": "loss"},
+    ),
     "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
     # The plain config with HAMR's number of draws (1.2 N uniform draws per epoch, with
     # replacement): the control that keeps extra updates from counting as HAMR's gain.
@@ -59,15 +66,18 @@ _VARIANTS = {
     "baseline_adjusted": ({}, None, LOGIT_ADJUSTMENT),
     # Plain spaCy training that records each example's predictions for the label-error
     # report (docs/label-errors.md): spaCy's shuffled epochs, unweighted losses.
-    "record_only": ({**HAMR_BATCHER, "resample": False, "state_path": "training/hamr_state.npz"},
-                    {**HAMR_CALLBACK, "weighting": "none"}),
+    "record_only": (
+        {**HAMR_BATCHER, "resample": False, "state_path": "training/hamr_state.npz"},
+        {**HAMR_CALLBACK, "weighting": "none"},
+    ),
     "hamr_adjusted": (HAMR_BATCHER, HAMR_CALLBACK, LOGIT_ADJUSTMENT),
 }
 VARIANTS: Dict[str, Variant] = {name: Variant(*blocks) for name, blocks in _VARIANTS.items()}
 
 
-def variant_config(base: Config, name: str, batcher_extra: Optional[Dict] = None,
-                   callback_extra: Optional[Dict] = None) -> Config:
+def variant_config(
+    base: Config, name: str, batcher_extra: Optional[Dict] = None, callback_extra: Optional[Dict] = None
+) -> Config:
     """A copy of `base` (loaded with interpolate=False) with variant `name`'s two blocks."""
     if name not in VARIANTS:
         raise ValueError(f"Unknown variant {name!r}; choose from {', '.join(VARIANTS)}.")

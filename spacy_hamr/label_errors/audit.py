@@ -8,6 +8,7 @@ config that does not resolve, has no textcat with a softmax over its classes,
 or whose train corpus does not follow [paths] train) is checked before the
 first fold trains.
 """
+
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,9 @@ def plan_audit(config_path: Path, train_path: Path, overrides: Dict, folds: int)
     if folds < 2:
         raise ValueError(f"--folds must be at least 2, got {folds}.")
     try:
-        config = util.load_config(config_path, overrides={**overrides, "paths.train": str(train_path)},
-                                  interpolate=False)
+        config = util.load_config(
+            config_path, overrides={**overrides, "paths.train": str(train_path)}, interpolate=False
+        )
     except Exception as err:  # spaCy's config errors come in several types
         raise ValueError(f"The config {config_path} does not load: {err}") from None
     nlp = _pipeline_of(config, config_path)
@@ -60,15 +62,19 @@ def plan_audit(config_path: Path, train_path: Path, overrides: Dict, folds: int)
     _check_train_corpus(config, config_path)
     dev = config.interpolate()["paths"].get("dev")
     if not dev or not Path(dev).is_file():
-        raise ValueError(f"The config's dev corpus ([paths] dev = {dev!r}) does not exist: the folds pick "
-                         "model-best on it. Give it as --paths.dev PATH.")
+        raise ValueError(
+            f"The config's dev corpus ([paths] dev = {dev!r}) does not exist: the folds pick "
+            "model-best on it. Give it as --paths.dev PATH."
+        )
     docs = _read_corpus(train_path, nlp)
     labels, gold = _exclusive_labels(docs, train_path)
     counts = numpy.bincount(gold, minlength=len(labels))
     small = [f"{labels[j]} ({counts[j]})" for j in range(len(labels)) if counts[j] < folds]
     if small:
-        raise ValueError(f"Every class needs at least --folds ({folds}) examples, so that each fold's model "
-                         f"learns it: {', '.join(small)}.")
+        raise ValueError(
+            f"Every class needs at least --folds ({folds}) examples, so that each fold's model "
+            f"learns it: {', '.join(small)}."
+        )
     return AuditPlan(config, docs, labels, gold)
 
 
@@ -87,15 +93,21 @@ def _check_textcat(nlp: Language, config_path: Path) -> None:
     names = [name for name in nlp.pipe_names if factory[name] == "textcat" and name not in frozen]
     if len(names) != 1:
         multilabel = [name for name in nlp.pipe_names if factory[name] == "textcat_multilabel"]
-        hint = (f" ({', '.join(multilabel)} is textcat_multilabel, which the audit does not cover)" if multilabel
-                else "; for NER, use `spacy hamr hard-examples`, which reports span suspects")
-        raise ValueError(f"The audit needs one trained `textcat` (exclusive classes) in {config_path}, "
-                         f"found {len(names)}{hint}.")
+        hint = (
+            f" ({', '.join(multilabel)} is textcat_multilabel, which the audit does not cover)"
+            if multilabel
+            else "; for NER, use `spacy hamr hard-examples`, which reports span suspects"
+        )
+        raise ValueError(
+            f"The audit needs one trained `textcat` (exclusive classes) in {config_path}, found {len(names)}{hint}."
+        )
     if scores_per_label(nlp.get_pipe(names[0])):
-        raise ValueError(f"The audit needs a `textcat` with exclusive classes, but {names[0]!r} has "
-                         f"exclusive_classes = false in {exclusive_classes_block(nlp, names[0])} of {config_path}: "
-                         "it scores each label with its own sigmoid, not with the distribution over the classes "
-                         "that cleanlab ranks by. Set exclusive_classes = true.")
+        raise ValueError(
+            f"The audit needs a `textcat` with exclusive classes, but {names[0]!r} has "
+            f"exclusive_classes = false in {exclusive_classes_block(nlp, names[0])} of {config_path}: "
+            "it scores each label with its own sigmoid, not with the distribution over the classes "
+            "that cleanlab ranks by. Set exclusive_classes = true."
+        )
 
 
 def fold_config(config: "util.Config", train: Union[str, Path]) -> "util.Config":
@@ -116,9 +128,11 @@ def _check_train_corpus(config: "util.Config", config_path: Path) -> None:
     except KeyError:
         raise ValueError(f"[training] train_corpus = {corpus!r} names no block of {config_path}.") from None
     if path != FOLD_TRAIN:
-        raise ValueError(f"The config's [{corpus}] path = {path!r} does not follow [paths] train: every fold would "
-                         f"train on that corpus instead of its part, and the held-out predictions would be "
-                         f"in-sample. Set [{corpus}] path = ${{paths.train}} in {config_path}.")
+        raise ValueError(
+            f"The config's [{corpus}] path = {path!r} does not follow [paths] train: every fold would "
+            f"train on that corpus instead of its part, and the held-out predictions would be "
+            f"in-sample. Set [{corpus}] path = ${{paths.train}} in {config_path}."
+        )
 
 
 def _read_corpus(path: Path, nlp: Language) -> List[Doc]:
@@ -137,16 +151,24 @@ def _exclusive_labels(docs: Sequence[Doc], path: Path):
     for i, doc in enumerate(docs):
         positive = positive_categories(doc.cats)
         if len(positive) != 1:
-            raise ValueError(f"Example {i} of {path} has {len(positive)} gold categories ({', '.join(positive) or 'none'}): "
-                             f"the audit needs exactly one per example. Text: {doc.text[:80]!r}")
+            raise ValueError(
+                f"Example {i} of {path} has {len(positive)} gold categories ({', '.join(positive) or 'none'}): "
+                f"the audit needs exactly one per example. Text: {doc.text[:80]!r}"
+            )
         gold.append(positive[0])
     if len(labels) < 2:
         raise ValueError(f"{path} has {len(labels)} class: label errors need at least two.")
     return labels, gold_indices(gold, labels)
 
 
-def out_of_sample_probabilities(plan: AuditPlan, output_dir: Path, folds: int, seed: int = 0, use_gpu: int = -1,
-                                report: Callable[[str], None] = print) -> numpy.ndarray:
+def out_of_sample_probabilities(
+    plan: AuditPlan,
+    output_dir: Path,
+    folds: int,
+    seed: int = 0,
+    use_gpu: int = -1,
+    report: Callable[[str], None] = print,
+) -> numpy.ndarray:
     """(N, C) probabilities, each row from the fold model that did not train on it."""
     from sklearn.model_selection import StratifiedKFold
     from spacy.training.initialize import init_nlp
@@ -199,8 +221,12 @@ def rank_label_errors(gold: numpy.ndarray, probs: numpy.ndarray, labels: Sequenc
     others[numpy.arange(len(gold)), gold] = -1
     joint = compute_confident_joint(gold, probs)
     per_class = {labels[j]: int(joint[j].sum() - joint[j, j]) for j in range(len(labels))}
-    from_to = [{"from": labels[i], "to": labels[j], "count": int(joint[i, j])}
-               for i in range(len(labels)) for j in range(len(labels)) if i != j and joint[i, j] > 0]
+    from_to = [
+        {"from": labels[i], "to": labels[j], "count": int(joint[i, j])}
+        for i in range(len(labels))
+        for j in range(len(labels))
+        if i != j and joint[i, j] > 0
+    ]
     from_to.sort(key=lambda row: (-row["count"], row["from"], row["to"]))
     return Findings(ranked, quality, others.argmax(axis=1), per_class, from_to)
 
@@ -209,14 +235,28 @@ def finding_records(plan: AuditPlan, probs: numpy.ndarray, findings: Findings) -
     rows = []
     for rank, i in enumerate(findings.ranked.tolist()):
         gold, suggested = int(plan.gold[i]), int(findings.suggested[i])
-        rows.append({"rank": rank + 1, "index": i, "text": plan.docs[i].text, "label": plan.labels[gold],
-                     "suggested": plan.labels[suggested], "quality": round(float(findings.quality[i]), 6),
-                     "p_label": round(float(probs[i, gold]), 6), "p_suggested": round(float(probs[i, suggested]), 6)})
+        rows.append(
+            {
+                "rank": rank + 1,
+                "index": i,
+                "text": plan.docs[i].text,
+                "label": plan.labels[gold],
+                "suggested": plan.labels[suggested],
+                "quality": round(float(findings.quality[i]), 6),
+                "p_label": round(float(probs[i, gold]), 6),
+                "p_suggested": round(float(probs[i, suggested]), 6),
+            }
+        )
     return rows
 
 
-def summary_of(plan: AuditPlan, findings: Findings, folds: int, seconds: float,
-               extra: Optional[Dict] = None) -> Dict:
-    return {"examples": len(plan.docs), "folds": folds, "flagged": int(len(findings.ranked)),
-            "estimated_per_class": findings.per_class, "from_to": findings.from_to,
-            "seconds": round(seconds, 1), **(extra or {})}
+def summary_of(plan: AuditPlan, findings: Findings, folds: int, seconds: float, extra: Optional[Dict] = None) -> Dict:
+    return {
+        "examples": len(plan.docs),
+        "folds": folds,
+        "flagged": int(len(findings.ranked)),
+        "estimated_per_class": findings.per_class,
+        "from_to": findings.from_to,
+        "seconds": round(seconds, 1),
+        **(extra or {}),
+    }

@@ -6,6 +6,7 @@ in `prodigy ner.manual` with the gold spans, token-aligned. Each task's
 `meta` carries the score and what the finder suspects, which Prodigy shows
 under the task. `_input_hash`/`_task_hash` are left to Prodigy.
 """
+
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -17,28 +18,45 @@ from .report import Report
 
 
 def textcat_task(doc: Doc, labels: Sequence[str], gold: Sequence[str], meta: Dict) -> Dict:
-    return {"text": doc.text, "options": [{"id": label, "text": label} for label in labels],
-            "accept": list(gold), "meta": meta}
+    return {
+        "text": doc.text,
+        "options": [{"id": label, "text": label} for label in labels],
+        "accept": list(gold),
+        "meta": meta,
+    }
 
 
 def ner_task(doc: Doc, meta: Dict) -> Dict:
-    return {"text": doc.text, "tokens": tokens_of(doc),
-            "spans": [{"start": ent.start_char, "end": ent.end_char, "token_start": ent.start,
-                       "token_end": ent.end - 1, "label": ent.label_} for ent in doc.ents],
-            "meta": meta}
+    return {
+        "text": doc.text,
+        "tokens": tokens_of(doc),
+        "spans": [
+            {
+                "start": ent.start_char,
+                "end": ent.end_char,
+                "token_start": ent.start,
+                "token_end": ent.end - 1,
+                "label": ent.label_,
+            }
+            for ent in doc.ents
+        ],
+        "meta": meta,
+    }
 
 
 def tokens_of(doc: Doc) -> List[Dict]:
-    return [{"text": t.text, "start": t.idx, "end": t.idx + len(t.text), "id": t.i, "ws": bool(t.whitespace_)}
-            for t in doc]
+    return [
+        {"text": t.text, "start": t.idx, "end": t.idx + len(t.text), "id": t.i, "ws": bool(t.whitespace_)} for t in doc
+    ]
 
 
 def review_command(textcat: bool, path: str, labels: Sequence[str], exclusive: Optional[bool] = True) -> str:
     """The Prodigy command that opens `path`."""
     label_list = ",".join(labels)
     if textcat:
-        return (f"prodigy textcat.manual fixed_labels {path} --label {label_list}"
-                + (" --exclusive" if exclusive else ""))
+        return f"prodigy textcat.manual fixed_labels {path} --label {label_list}" + (
+            " --exclusive" if exclusive else ""
+        )
     return f"prodigy ner.manual fixed_labels blank:en {path} --label {label_list}"
 
 
@@ -51,7 +69,6 @@ def write_review(report: Report, docs: Sequence[Doc], path: Path) -> str:
     for rank, item in enumerate(report.flagged):
         meta = {"rank": rank + 1, **item}
         doc = docs[item["index"]]
-        tasks.append(textcat_task(doc, labels, positive_categories(doc.cats), meta) if textcat
-                     else ner_task(doc, meta))
+        tasks.append(textcat_task(doc, labels, positive_categories(doc.cats), meta) if textcat else ner_task(doc, meta))
     srsly.write_jsonl(path, tasks)
     return review_command(textcat, str(path), labels)

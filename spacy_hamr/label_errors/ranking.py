@@ -7,6 +7,7 @@ epoch's loss taken relative to that epoch's mean, scaled by its learned
 hardness relative to uniform; `suspect` where the model disagrees with the
 gold class and most neighbours (by the batcher's embedder) carry another class.
 """
+
 from typing import Dict, List, Optional, Sequence
 
 import numpy

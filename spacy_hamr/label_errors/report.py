@@ -17,6 +17,7 @@ the gold reading at its tokens; a sentence ranks by its strongest.
 
 Every other textcat run ranks by relative loss x hardness (ranking.py).
 """
+
 import warnings
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -29,7 +30,14 @@ from spacy.util import registry
 from ..textcat_output import exclusive_classes_block
 from ..resampling.embedders import make_tfidf_embedder
 from ..errors import HamrWarning
-from .training_dynamics import TextcatErrors, from_to_table, gold_indices, has_predictions, per_class_estimate, textcat_errors
+from .training_dynamics import (
+    TextcatErrors,
+    from_to_table,
+    gold_indices,
+    has_predictions,
+    per_class_estimate,
+    textcat_errors,
+)
 from ..labels import NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
 from ..resampling.neighbors import Embedder, NeighbourIndex
 from .ranking import hardness_scores, is_suspect, model_agrees, scored_per_label
@@ -55,8 +63,11 @@ def gold_of(doc: Doc, textcat: bool):
 def predicted_of(doc: Doc, textcat: bool) -> Dict:
     if textcat:
         label = max(doc.cats, key=doc.cats.get) if doc.cats else None
-        return {"label": label, "score": round(float(doc.cats[label]), 4) if label else None,
-                "labels": positive_categories(doc.cats)}
+        return {
+            "label": label,
+            "score": round(float(doc.cats[label]), 4) if label else None,
+            "labels": positive_categories(doc.cats),
+        }
     return {"entities": [[ent.text, ent.label_] for ent in doc.ents]}
 
 
@@ -79,9 +90,15 @@ class Report(NamedTuple):
     flagged: List[Dict]  # every example to review, likeliest error first: index, score, and why
 
 
-def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndarray], positions: numpy.ndarray,
-                 top_k: int = 20, n_neighbours: int = 5,
-                 progress: Callable[[Iterable], Iterable] = lambda items: items) -> Report:
+def build_report(
+    nlp: Language,
+    docs: Sequence[Doc],
+    state: Dict[str, numpy.ndarray],
+    positions: numpy.ndarray,
+    top_k: int = 20,
+    n_neighbours: int = 5,
+    progress: Callable[[Iterable], Iterable] = lambda items: items,
+) -> Report:
     """The top_k likeliest label errors of each class, and the corpus summary.
 
     Exclusive textcat runs rank by the training dynamics (spacy_hamr/label_errors/training_dynamics.py),
@@ -100,10 +117,13 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     dynamics = exclusive and has_predictions(state) and NO_LABEL not in primary_labels(labels)
     sigmoid = scored_per_label(nlp, state["score_labels"]) if dynamics else None
     if sigmoid is not None:
-        warnings.warn(f"{sigmoid!r} scores each label with its own sigmoid (exclusive_classes = false in "
-                      f"{exclusive_classes_block(nlp, sigmoid)}): its scores are no distribution over the "
-                      "classes, which the gold label's probability tiers assume, so the examples are ranked "
-                      "by relative loss x hardness, as for textcat_multilabel.", HamrWarning)
+        warnings.warn(
+            f"{sigmoid!r} scores each label with its own sigmoid (exclusive_classes = false in "
+            f"{exclusive_classes_block(nlp, sigmoid)}): its scores are no distribution over the "
+            "classes, which the gold label's probability tiers assume, so the examples are ranked "
+            "by relative loss x hardness, as for textcat_multilabel.",
+            HamrWarning,
+        )
     if dynamics and sigmoid is None:
         gold = gold_indices(primary_labels(labels), list(state["score_labels"]))
         errors = textcat_errors(state, gold)
@@ -133,10 +153,16 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
         doc, pred = docs[i], predictions[i]
         for label, rank in chosen[i]:
             record = {
-                "class": label, "rank": rank, "index": i, "text": doc.text, "gold": gold_of(doc, textcat),
-                "predicted": predicted_of(pred, textcat), "score": round(float(score[i]), 6),
+                "class": label,
+                "rank": rank,
+                "index": i,
+                "text": doc.text,
+                "gold": gold_of(doc, textcat),
+                "predicted": predicted_of(pred, textcat),
+                "score": round(float(score[i]), 6),
                 "hardness": float(state["hardness"][i]),
-                "weight": float(state["last_weight"][i]), "loss": _number(state["last_loss"][i]),
+                "weight": float(state["last_weight"][i]),
+                "loss": _number(state["last_loss"][i]),
                 "loss_history": [_number(x) for x in state["epoch_losses"][:, i]],
                 "visits": int(state["visits"][i]),
                 "neighbours": [{"index": j, "text": docs[j].text, "gold": gold_of(docs[j], textcat)} for j in near],
@@ -155,42 +181,73 @@ def build_report(nlp: Language, docs: Sequence[Doc], state: Dict[str, numpy.ndar
     records.sort(key=lambda r: (r["class"], r["rank"]))
     summary = label_error_summary(errors, gold) if errors is not None else {}
     if spans is not None:
-        summary.update(span_suspects=len(spans), sentences_with_suspects=len(spans_of),
-                       span_suspects_per_kind={kind: sum(s.kind == kind for s in spans) for kind in KINDS})
-    ranking = ("training dynamics" if errors is not None else "span suspects" if spans is not None
-               else "relative loss x hardness")
+        summary.update(
+            span_suspects=len(spans),
+            sentences_with_suspects=len(spans_of),
+            span_suspects_per_kind={kind: sum(s.kind == kind for s in spans) for kind in KINDS},
+        )
+    ranking = (
+        "training dynamics"
+        if errors is not None
+        else "span suspects"
+        if spans is not None
+        else "relative loss x hardness"
+    )
     summary.update(examples=n, resampled=bool(state.get("resampled", True)), ranking=ranking)
     if spans is not None:
         order = sorted(spans_of, key=lambda i: (-score[i], i))
         flagged = [{"index": i, "score": round(float(score[i]), 6), "span_suspects": spans_of[i]} for i in order]
     elif errors is not None:
         order = numpy.argsort(-score, kind="stable")
-        flagged = [{"index": int(i), "score": round(float(score[i]), 6), "suspect": bool(errors.suspect[i]),
-                    "suggested": errors.labels[errors.suggested[i]]} for i in order if errors.likely[i]]
+        flagged = [
+            {
+                "index": int(i),
+                "score": round(float(score[i]), 6),
+                "suspect": bool(errors.suspect[i]),
+                "suggested": errors.labels[errors.suggested[i]],
+            }
+            for i in order
+            if errors.likely[i]
+        ]
     else:  # the suspects among the reported, once each (an example may be reported under several classes)
         suspects = {r["index"]: r["score"] for r in records if r["suspect"]}
-        flagged = [{"index": i, "score": suspects[i], "suspect": True}
-                   for i in sorted(suspects, key=lambda i: -suspects[i])]
+        flagged = [
+            {"index": i, "score": suspects[i], "suspect": True} for i in sorted(suspects, key=lambda i: -suspects[i])
+        ]
     return Report(records, summary, flagged)
 
 
 def suspect_fields(doc: Doc, suspect: Suspect) -> Dict:
     def span(s):
-        return None if s is None else [doc[s[0]:s[1]].text, s[2]]
-    return {"kind": suspect.kind, "gold": span(suspect.gold), "predicted": span(suspect.predicted),
-            "score": round(suspect.score, 6)}
+        return None if s is None else [doc[s[0] : s[1]].text, s[2]]
+
+    return {
+        "kind": suspect.kind,
+        "gold": span(suspect.gold),
+        "predicted": span(suspect.predicted),
+        "score": round(suspect.score, 6),
+    }
 
 
 def label_error_fields(errors: TextcatErrors, i: int) -> Dict:
-    return {"confidence": _number(errors.confidence[i]), "variability": _number(errors.variability[i]),
-            "margin": _number(errors.margin[i]), "suggested": errors.labels[errors.suggested[i]],
-            "likely_error": bool(errors.likely[i]), "suspect": bool(errors.suspect[i])}
+    return {
+        "confidence": _number(errors.confidence[i]),
+        "variability": _number(errors.variability[i]),
+        "margin": _number(errors.margin[i]),
+        "suggested": errors.labels[errors.suggested[i]],
+        "likely_error": bool(errors.likely[i]),
+        "suspect": bool(errors.suspect[i]),
+    }
 
 
 def label_error_summary(errors: TextcatErrors, gold: numpy.ndarray) -> Dict:
-    return {"likely_errors": int(errors.likely.sum()), "suspects": int(errors.suspect.sum()),
-            "never_drawn": int(numpy.isnan(errors.confidence).sum()),
-            "likely_errors_per_class": per_class_estimate(errors, gold), "from_to": from_to_table(errors, gold)}
+    return {
+        "likely_errors": int(errors.likely.sum()),
+        "suspects": int(errors.suspect.sum()),
+        "never_drawn": int(numpy.isnan(errors.confidence).sum()),
+        "likely_errors_per_class": per_class_estimate(errors, gold),
+        "from_to": from_to_table(errors, gold),
+    }
 
 
 def _number(value) -> Optional[float]:

@@ -17,6 +17,7 @@ spacy_hamr/meta_weighting/loss_adapters.py). A suspect scores its worst token; a
 strongest suspect. A model that is merely unsure of a span scores it low; one
 that reads it confidently another way, high.
 """
+
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
@@ -52,8 +53,9 @@ def unannotated_copy(nlp: Language, doc: Doc) -> Doc:
     return Doc(nlp.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
 
 
-def gold_token_losses(nlp: Language, docs: Sequence[Doc], component: str, batch_size: int = 256,
-                      seed: int = 0) -> List[numpy.ndarray]:
+def gold_token_losses(
+    nlp: Language, docs: Sequence[Doc], component: str, batch_size: int = 256, seed: int = 0
+) -> List[numpy.ndarray]:
     """Per doc, the model's loss on the gold transitions at each token.
 
     The pass runs spaCy's update of the components up to `component` without
@@ -66,7 +68,7 @@ def gold_token_losses(nlp: Language, docs: Sequence[Doc], component: str, batch_
     fix_random_seed(seed)
     out: List[numpy.ndarray] = []
     for start in range(0, len(docs), batch_size):
-        batch = [Example(unannotated_copy(nlp, doc), doc) for doc in docs[start:start + batch_size]]
+        batch = [Example(unannotated_copy(nlp, doc), doc) for doc in docs[start : start + batch_size]]
         for name in upto:
             step = nlp.get_pipe(name)
             if hasattr(step, "update") and getattr(step, "is_trainable", False):
@@ -78,8 +80,9 @@ def gold_token_losses(nlp: Language, docs: Sequence[Doc], component: str, batch_
     return out
 
 
-def doc_suspects(index: int, gold: Iterable[Span], predicted: Iterable[Span],
-                 token_losses: numpy.ndarray) -> List[Suspect]:
+def doc_suspects(
+    index: int, gold: Iterable[Span], predicted: Iterable[Span], token_losses: numpy.ndarray
+) -> List[Suspect]:
     gold, predicted = sorted(set(gold)), sorted(set(predicted))
 
     def score(*spans: Optional[Span]) -> float:
@@ -102,16 +105,23 @@ def doc_suspects(index: int, gold: Iterable[Span], predicted: Iterable[Span],
     return out
 
 
-def find_span_suspects(nlp: Language, docs: Sequence[Doc], component: Optional[str] = None,
-                       batch_size: int = 256) -> List[Suspect]:
+def find_span_suspects(
+    nlp: Language, docs: Sequence[Doc], component: Optional[str] = None, batch_size: int = 256
+) -> List[Suspect]:
     """All suspects of the corpus, strongest first."""
     component = component or ner_component(nlp)
     losses = gold_token_losses(nlp, docs, component, batch_size)
     predictions = nlp.pipe((unannotated_copy(nlp, doc) for doc in docs), batch_size=batch_size)
     suspects: List[Suspect] = []
     for i, (doc, pred, token_losses) in enumerate(zip(docs, predictions, losses)):
-        suspects.extend(doc_suspects(i, [(e.start, e.end, e.label_) for e in doc.ents],
-                                     [(e.start, e.end, e.label_) for e in pred.ents], token_losses))
+        suspects.extend(
+            doc_suspects(
+                i,
+                [(e.start, e.end, e.label_) for e in doc.ents],
+                [(e.start, e.end, e.label_) for e in pred.ents],
+                token_losses,
+            )
+        )
     return sorted(suspects, key=lambda s: (-s.score, s.doc, s.kind))
 
 

@@ -22,6 +22,7 @@ example once per epoch (`resample = false`); HAMR's resampling draws the hard
 examples, label errors first, several times per epoch, the model memorises
 them, and the ranking falls to about half that precision.
 """
+
 import warnings
 from typing import Dict, List, NamedTuple, Sequence
 
@@ -30,6 +31,7 @@ import numpy
 
 class TextcatErrors(NamedTuple):
     """Per example, in state-file row order (NaN: never drawn)."""
+
     confidence: numpy.ndarray  # mean probability of the gold label over the epochs
     variability: numpy.ndarray  # its standard deviation over the epochs
     margin: numpy.ndarray  # mean margin of the gold label over the likeliest other
@@ -60,8 +62,15 @@ def textcat_errors(state: Dict[str, numpy.ndarray], gold: numpy.ndarray) -> Text
     others = numpy.nan_to_num(numpy.asarray(state["score_mean"], dtype="float64"), nan=-1.0)
     others[numpy.arange(len(gold)), gold] = -numpy.inf
     labels = [str(label) for label in state["score_labels"]]
-    return TextcatErrors(mean_confidence, variability, mean_margin, others.argmax(axis=1),
-                         mean_margin < 0, mean_confidence < 1.0 / len(labels), labels)
+    return TextcatErrors(
+        mean_confidence,
+        variability,
+        mean_margin,
+        others.argmax(axis=1),
+        mean_margin < 0,
+        mean_confidence < 1.0 / len(labels),
+        labels,
+    )
 
 
 def per_class_estimate(errors: TextcatErrors, gold: numpy.ndarray) -> Dict[str, int]:
@@ -85,6 +94,8 @@ def gold_indices(gold_labels: Sequence[str], labels: Sequence[str]) -> numpy.nda
     where = {label: j for j, label in enumerate(labels)}
     unknown = sorted({g for g in gold_labels if g not in where})
     if unknown:
-        raise ValueError(f"The corpus has labels the state file's model did not score ({', '.join(unknown)}): "
-                         "it was written for another training corpus or label set.")
+        raise ValueError(
+            f"The corpus has labels the state file's model did not score ({', '.join(unknown)}): "
+            "it was written for another training corpus or label set."
+        )
     return numpy.array([where[g] for g in gold_labels], dtype="int64")

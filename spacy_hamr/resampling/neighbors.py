@@ -5,6 +5,7 @@ Seeds are the top `seed_fraction` of examples by hardness; each finds its
 b_i = times example i was returned / the largest such count. The index is
 built once, since the embeddings are frozen.
 """
+
 import math
 import time
 from typing import Callable, List, Optional
@@ -78,8 +79,9 @@ class NeighbourIndex:
         return neighbours
 
 
-def rerank(vectors: numpy.ndarray, rows: numpy.ndarray, candidates: numpy.ndarray, k: int,
-           batch: int = RERANK_BATCH) -> numpy.ndarray:
+def rerank(
+    vectors: numpy.ndarray, rows: numpy.ndarray, candidates: numpy.ndarray, k: int, batch: int = RERANK_BATCH
+) -> numpy.ndarray:
     """The k candidates of each row most similar to it by the exact inner product.
 
     Ties keep the candidates' order; -1 (no candidate) sorts last. Each row's
@@ -87,11 +89,11 @@ def rerank(vectors: numpy.ndarray, rows: numpy.ndarray, candidates: numpy.ndarra
     """
     out = numpy.empty((len(rows), k), dtype="int64")
     for start in range(0, len(rows), batch):
-        cand = candidates[start:start + batch]
-        sims = numpy.einsum("bkd,bd->bk", vectors[numpy.maximum(cand, 0)], vectors[rows[start:start + batch]])
+        cand = candidates[start : start + batch]
+        sims = numpy.einsum("bkd,bd->bk", vectors[numpy.maximum(cand, 0)], vectors[rows[start : start + batch]])
         sims[cand < 0] = -numpy.inf
         order = numpy.argsort(-sims, axis=1, kind="stable")[:, :k]
-        out[start:start + batch] = numpy.take_along_axis(cand, order, axis=1)
+        out[start : start + batch] = numpy.take_along_axis(cand, order, axis=1)
     return out
 
 
@@ -157,8 +159,14 @@ def neighbour_boost(
 class NeighbourBoost:
     """Embeds the corpus once (lazily: only if a boost is ever due) and refreshes b."""
 
-    def __init__(self, embedder: Embedder, seed_fraction: float, n_neighbors: int,
-                 exact_limit: int = EXACT_SEARCH_LIMIT, seed: int = 0):
+    def __init__(
+        self,
+        embedder: Embedder,
+        seed_fraction: float,
+        n_neighbors: int,
+        exact_limit: int = EXACT_SEARCH_LIMIT,
+        seed: int = 0,
+    ):
         self.embedder = embedder
         self.seed_fraction = seed_fraction
         self.n_neighbors = n_neighbors
@@ -176,8 +184,7 @@ class NeighbourBoost:
         vectors = self.embedder(examples)
         if len(vectors) != len(examples):
             raise ValueError(
-                f"[hamr.v1] The embedder returned {len(vectors)} vectors for "
-                f"{len(examples)} training examples."
+                f"[hamr.v1] The embedder returned {len(vectors)} vectors for {len(examples)} training examples."
             )
         index = NeighbourIndex(vectors, self.exact_limit, self.seed)
         kind = "exact" if index.exact else "IVF (approximate)"

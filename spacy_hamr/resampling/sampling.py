@@ -5,6 +5,7 @@ per-example hardness the meta-weighting callback accumulates, b the
 neighbour boost in [0, 1]. Kept free of spaCy so that it can be tested (and
 benchmarked at a million examples) on plain arrays.
 """
+
 import math
 from typing import Optional
 

@@ -10,6 +10,7 @@ where h is the hardness the `hamr.v1` callback feeds (uniform until then) and
 b the neighbour boost, refreshed every `boost_every` epochs from the
 `seed_fraction` hardest examples and their `n_neighbors` nearest neighbours.
 """
+
 import os
 import random
 import warnings
@@ -102,32 +103,58 @@ def configure_hamr_batcher(
         learned about each training example (hardness, losses per epoch, last
         weight) to this .npz file, for `spacy hamr hard-examples`.
     """
-    numbers = {"tolerance": tolerance, "buffer": buffer, "alpha": alpha, "boost_weight": boost_weight,
-               "seed_fraction": seed_fraction, "n_neighbors": n_neighbors, "boost_every": boost_every,
-               "oversampling": oversampling, "class_power": class_power,
-               "exact_search_limit": exact_search_limit, "seed": seed}
+    numbers = {
+        "tolerance": tolerance,
+        "buffer": buffer,
+        "alpha": alpha,
+        "boost_weight": boost_weight,
+        "seed_fraction": seed_fraction,
+        "n_neighbors": n_neighbors,
+        "boost_every": boost_every,
+        "oversampling": oversampling,
+        "class_power": class_power,
+        "exact_search_limit": exact_search_limit,
+        "seed": seed,
+    }
     if isinstance(size, str):  # confection lets a quoted size through as a sequence of digits
         numbers["size"] = size
     check_numbers(BATCHER_BLOCK, numbers)
-    _check_settings(alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
-                    n_neighbors=n_neighbors, boost_every=boost_every,
-                    oversampling=oversampling, class_power=class_power)
+    _check_settings(
+        alpha=alpha,
+        boost_weight=boost_weight,
+        seed_fraction=seed_fraction,
+        n_neighbors=n_neighbors,
+        boost_every=boost_every,
+        oversampling=oversampling,
+        class_power=class_power,
+    )
     if buffer is not None:
         sizer = configure_minibatch_by_padded_size(
-            size=size, buffer=buffer, discard_oversize=discard_oversize, get_length=get_length)
+            size=size, buffer=buffer, discard_oversize=discard_oversize, get_length=get_length
+        )
     else:
         sizer = configure_minibatch_by_words(
-            size=size, tolerance=tolerance, discard_oversize=discard_oversize, get_length=get_length)
+            size=size, tolerance=tolerance, discard_oversize=discard_oversize, get_length=get_length
+        )
     return HamrBatcher(
-        sizer, alpha=alpha, boost_weight=boost_weight, seed_fraction=seed_fraction,
-        n_neighbors=n_neighbors, boost_every=boost_every, oversampling=oversampling,
-        class_power=class_power, resample=resample, embedder=embedder or make_tfidf_embedder(),
-        exact_search_limit=exact_search_limit, seed=seed, log_path=_writable_file("log_path", log_path, "hamr.jsonl"),
-        state_path=_writable_file("state_path", state_path, "hamr_state.npz"))
+        sizer,
+        alpha=alpha,
+        boost_weight=boost_weight,
+        seed_fraction=seed_fraction,
+        n_neighbors=n_neighbors,
+        boost_every=boost_every,
+        oversampling=oversampling,
+        class_power=class_power,
+        resample=resample,
+        embedder=embedder or make_tfidf_embedder(),
+        exact_search_limit=exact_search_limit,
+        seed=seed,
+        log_path=_writable_file("log_path", log_path, "hamr.jsonl"),
+        state_path=_writable_file("state_path", state_path, "hamr_state.npz"),
+    )
 
 
-def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every,
-                    oversampling, class_power) -> None:
+def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every, oversampling, class_power) -> None:
     problems = []
     if alpha < 0:
         problems.append(f"alpha must be >= 0, got {alpha}")
@@ -154,8 +181,9 @@ def _writable_file(setting: str, value: Optional[Union[str, Path]], example: str
         return None
     path = Path(value)
     if path.is_dir():
-        raise ValueError(f"{BATCHER_BLOCK}: {setting} {path} is a directory; it must name a file, "
-                         f"e.g. {path / example}.")
+        raise ValueError(
+            f"{BATCHER_BLOCK}: {setting} {path} is a directory; it must name a file, e.g. {path / example}."
+        )
     existing = next(p for p in path.absolute().parents if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         why = "is not a folder" if not existing.is_dir() else "is not writable"
@@ -177,11 +205,24 @@ def _create_file(setting: str, path: Optional[Path]) -> None:
 class HamrBatcher:
     """Called by spaCy once per epoch with the shuffled training examples."""
 
-    def __init__(self, sizer: Batcher, *, alpha: float, boost_weight: Optional[float],
-                 seed_fraction: float, n_neighbors: int, boost_every: int, oversampling: float,
-                 class_power: Optional[float], resample: bool, embedder: Embedder,
-                 exact_search_limit: int, seed: Optional[int], log_path: Optional[Path],
-                 state_path: Optional[Path]):
+    def __init__(
+        self,
+        sizer: Batcher,
+        *,
+        alpha: float,
+        boost_weight: Optional[float],
+        seed_fraction: float,
+        n_neighbors: int,
+        boost_every: int,
+        oversampling: float,
+        class_power: Optional[float],
+        resample: bool,
+        embedder: Embedder,
+        exact_search_limit: int,
+        seed: Optional[int],
+        log_path: Optional[Path],
+        state_path: Optional[Path],
+    ):
         self.sizer = sizer
         self.alpha = alpha
         self.boost_weight = boost_weight
@@ -269,7 +310,9 @@ class HamrBatcher:
             f"{NO_LABEL!r}, which starts with {self.prior[unlabelled].sum():.0%} of the draws for "
             f"{len(unlabelled) / len(state):.0%} of the corpus. With `textcat` (exclusive classes) every doc "
             "needs one positive category (`spacy debug data` flags the others): fix their annotation. With "
-            "`textcat_multilabel` they are legal negatives, balanced as that class.", HamrWarning)
+            "`textcat_multilabel` they are legal negatives, balanced as that class.",
+            HamrWarning,
+        )
 
     def _draw(self, examples: List[Example]) -> numpy.ndarray:
         state = self.state
@@ -311,8 +354,9 @@ class HamrBatcher:
         if numpy.ptp(hardness) <= 1e-12 * hardness.max():
             # Without the callback every example is equally hard: seeds would be arbitrary.
             if not self._warned_uniform:
-                warnings.warn("Hardness is uniform (no hamr.v1 callback feeding it): "
-                              "the neighbour boost stays off.", HamrWarning)
+                warnings.warn(
+                    "Hardness is uniform (no hamr.v1 callback feeding it): the neighbour boost stays off.", HamrWarning
+                )
                 self._warned_uniform = True
             return
         self.state.boost = self._booster(self.state.examples, hardness)

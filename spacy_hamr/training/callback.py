@@ -18,6 +18,7 @@ with training examples, which are then held out of training, and the meta
 loss is the macro loss; and (`class_rates`) the hypergradients, summed per
 class over each epoch, teach one rate per class (spacy_hamr/meta_weighting/class_rates.py).
 """
+
 import random
 import warnings
 from dataclasses import dataclass, replace
@@ -144,10 +145,21 @@ def make_hamr_callback(
     seed (int or None): Seed of the weight net and meta batches; None derives
         it from [training] seed.
     """
-    check_numbers(CALLBACK_BLOCK, {"meta_batch_size": meta_batch_size, "meta_every": meta_every,
-                          "lookahead_size": lookahead_size, "inner_lr": inner_lr, "meta_lr": meta_lr,
-                          "fd_step": fd_step, "seed": seed, "power": power, "class_rate_lr": class_rate_lr,
-                          "meta_weight_decay": meta_weight_decay})
+    check_numbers(
+        CALLBACK_BLOCK,
+        {
+            "meta_batch_size": meta_batch_size,
+            "meta_every": meta_every,
+            "lookahead_size": lookahead_size,
+            "inner_lr": inner_lr,
+            "meta_lr": meta_lr,
+            "fd_step": fd_step,
+            "seed": seed,
+            "power": power,
+            "class_rate_lr": class_rate_lr,
+            "meta_weight_decay": meta_weight_decay,
+        },
+    )
     check_numbers(f"{CALLBACK_BLOCK} class_weights", dict(class_weights or {}))
     problems = check_class_weighting(weighting, class_weights, power)
     problems += check_meta_learning(weighting, meta_set, class_rates, class_rate_lr, meta_weight_decay)
@@ -155,14 +167,22 @@ def make_hamr_callback(
     if meta_loss is not None and weighting != "meta" and class_rates == "off":
         problems.append(f'meta_loss = {meta_loss!r} needs meta steps: weighting = "meta" or class_rates on')
     # spaCy's config validation checks the choices; these checks serve direct calls.
-    for name, value, choices in [("weighting", weighting, Weighting), ("hardness", hardness, HardnessName),
-                                 ("ner_loss", ner_loss, NerLoss), ("meta_set", meta_set, MetaSet),
-                                 ("meta_loss", meta_loss or "mean", MetaLoss),
-                                 ("class_rates", class_rates, ClassRatesMode), ("meta_decay", meta_decay, WeightDecay)]:
+    for name, value, choices in [
+        ("weighting", weighting, Weighting),
+        ("hardness", hardness, HardnessName),
+        ("ner_loss", ner_loss, NerLoss),
+        ("meta_set", meta_set, MetaSet),
+        ("meta_loss", meta_loss or "mean", MetaLoss),
+        ("class_rates", class_rates, ClassRatesMode),
+        ("meta_decay", meta_decay, WeightDecay),
+    ]:
         if value not in get_args(choices):
             problems.append(f"{name} must be one of {', '.join(get_args(choices))}, got {value!r}")
-    for name, value in [("meta_batch_size", meta_batch_size), ("meta_every", meta_every),
-                        ("lookahead_size", lookahead_size)]:
+    for name, value in [
+        ("meta_batch_size", meta_batch_size),
+        ("meta_every", meta_every),
+        ("lookahead_size", lookahead_size),
+    ]:
         if value is not None and value < 1:
             problems.append(f"{name} must be >= 1, got {value}")
     for name, value in [("inner_lr", inner_lr), ("fd_step", fd_step), ("meta_lr", meta_lr)]:
@@ -170,14 +190,31 @@ def make_hamr_callback(
             problems.append(f"{name} must be > 0, got {value}")
     if problems:
         raise ValueError(f"{CALLBACK_BLOCK}: " + "; ".join(problems))
-    return HamrCallback(CallbackSettings(
-        weighting=weighting, class_weights=dict(class_weights or {}), power=1.0 if power is None else power,
-        meta_path=meta_path, meta_batch_size=meta_batch_size, meta_every=meta_every,
-        lookahead_size=lookahead_size, balance_meta=balance_meta, meta_set=meta_set,
-        meta_loss=meta_loss or ("macro" if meta_set == "balanced" else "mean"), class_rates=class_rates,
-        class_rate_lr=class_rate_lr, inner_lr=inner_lr, meta_lr=meta_lr, meta_weight_decay=meta_weight_decay,
-        meta_decay=meta_decay, fd_step=fd_step, hardness=hardness, ner_loss=ner_loss, ner_macro_f=ner_macro_f,
-        seed=seed))
+    return HamrCallback(
+        CallbackSettings(
+            weighting=weighting,
+            class_weights=dict(class_weights or {}),
+            power=1.0 if power is None else power,
+            meta_path=meta_path,
+            meta_batch_size=meta_batch_size,
+            meta_every=meta_every,
+            lookahead_size=lookahead_size,
+            balance_meta=balance_meta,
+            meta_set=meta_set,
+            meta_loss=meta_loss or ("macro" if meta_set == "balanced" else "mean"),
+            class_rates=class_rates,
+            class_rate_lr=class_rate_lr,
+            inner_lr=inner_lr,
+            meta_lr=meta_lr,
+            meta_weight_decay=meta_weight_decay,
+            meta_decay=meta_decay,
+            fd_step=fd_step,
+            hardness=hardness,
+            ner_loss=ner_loss,
+            ner_macro_f=ner_macro_f,
+            seed=seed,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -298,8 +335,9 @@ class HamrCallback:
                 self._meta_prior = balanced_prior(corpus_labels([eg.reference for eg in self.meta]), power=0.0)
             self._meta_order = []
             if settings.class_rates != "off":
-                state.class_rates = ClassRates(state.labels, settings.class_rate_lr, settings.class_rates,
-                                               (MIN_WEIGHT, MAX_WEIGHT))
+                state.class_rates = ClassRates(
+                    state.labels, settings.class_rate_lr, settings.class_rates, (MIN_WEIGHT, MAX_WEIGHT)
+                )
 
     def _make_weighting(self, nlp: Language, seed: int):
         """The `weighting` setting's object (spacy_hamr/meta_weighting/weighting.py)."""
@@ -309,8 +347,9 @@ class HamrCallback:
         if settings.weighting == "class_weights":
             return ClassWeights(settings.class_weights, nlp, self.components, self.book)
         if settings.weighting == "meta":
-            return MetaLearned(seed, settings.meta_lr, settings.meta_weight_decay,
-                               decoupled=settings.meta_decay == "decoupled")
+            return MetaLearned(
+                seed, settings.meta_lr, settings.meta_weight_decay, decoupled=settings.meta_decay == "decoupled"
+            )
         return Unweighted()
 
     def _hold_out_for_meta(self, meta: List[Example], seed: int) -> List[Example]:
@@ -323,8 +362,10 @@ class HamrCallback:
         per_class = label_counts([[primary[i]] for i in moved])
         available = label_counts([[c] for c in primary])
         detail = ", ".join(f"{c} {per_class[c]} of {available[c]}" for c in sorted(per_class)) or "nothing"
-        status(f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
-               f"and held out of it ({detail}); meta loss: {self.settings.meta_loss}")
+        status(
+            f"[hamr] Balanced meta set: {len(meta)} meta examples + {len(moved)} moved from training "
+            f"and held out of it ({detail}); meta loss: {self.settings.meta_loss}"
+        )
         return [state.examples[i] for i in moved]
 
     # -- weights ------------------------------------------------------------
@@ -359,11 +400,11 @@ class HamrCallback:
         meta_weights = None
         if self.settings.meta_loss == "macro":
             meta_weights = macro_loss_weights([doc_labels(eg.reference, self.state.textcat) for eg in meta_batch])
-        outcome = hypergradient(self.loss_pass, self.params, batch, meta_batch,
-                                self.settings.fd_step, self.settings.inner_lr, meta_weights)
+        outcome = hypergradient(
+            self.loss_pass, self.params, batch, meta_batch, self.settings.fd_step, self.settings.inner_lr, meta_weights
+        )
         if isinstance(outcome, str):
-            warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.",
-                          HamrWarning)
+            warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.", HamrWarning)
             self.state.step_log["meta_skipped"].append(outcome)
             return None
         return outcome
@@ -379,12 +420,12 @@ class HamrCallback:
         return [self.meta[i] for i in chosen]
 
 
-def make_loss_pass(nlp: Language, book: LossBook, params: TrainableParams,
-                   exclude: Sequence[str] = (), annotates: Sequence[str] = ()) -> LossPass:
+def make_loss_pass(
+    nlp: Language, book: LossBook, params: TrainableParams, exclude: Sequence[str] = (), annotates: Sequence[str] = ()
+) -> LossPass:
     """Per-example losses (and the summed sparse gradient) at the current parameters, applying nothing."""
 
-    def loss_pass(examples: List[Example], with_gradients: bool = False,
-                  weights: Optional[numpy.ndarray] = None):
+    def loss_pass(examples: List[Example], with_gradients: bool = False, weights: Optional[numpy.ndarray] = None):
         saved = book.weights
         if weights is not None:
             # Weighted for this pass only (the macro meta loss); the ± passes stay unweighted.
@@ -428,8 +469,9 @@ def filled(losses: numpy.ndarray) -> numpy.ndarray:
     return numpy.where(known, losses, losses[known].mean() if known.any() else 0.0)
 
 
-def check_meta_learning(weighting: str, meta_set: str, class_rates: str, class_rate_lr: float,
-                        meta_weight_decay: float) -> List[str]:
+def check_meta_learning(
+    weighting: str, meta_set: str, class_rates: str, class_rate_lr: float, meta_weight_decay: float
+) -> List[str]:
     """Problems with the meta-learning settings: none is silently ignored."""
     problems = []
     if class_rates != "off" and weighting not in ("meta", "none"):

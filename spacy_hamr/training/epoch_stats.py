@@ -1,4 +1,5 @@
 """What one epoch of draws looked like: the numbers the training log shows."""
+
 from collections import Counter
 from typing import Dict, List, Sequence
 
@@ -43,8 +44,11 @@ def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict
     summary: Dict = {}
     if step_log.get("weight"):
         w = numpy.asarray(step_log["weight"])
-        summary.update(weight_mean=float(w.mean()), weight_p10=float(numpy.percentile(w, 10)),
-                       weight_p90=float(numpy.percentile(w, 90)))
+        summary.update(
+            weight_mean=float(w.mean()),
+            weight_p10=float(numpy.percentile(w, 10)),
+            weight_p90=float(numpy.percentile(w, 90)),
+        )
     if step_log.get("meta_loss"):
         summary["meta_loss"] = float(numpy.mean(step_log["meta_loss"]))
     if step_log.get("meta_loss") or step_log.get("meta_skipped"):
@@ -64,8 +68,7 @@ def format_statistics(stats: Dict) -> str:
         f"max repeats {stats['max_repeats']}"
     )
     if "weight_mean" in stats:
-        line += (f"; weight mean {stats['weight_mean']:.2f} p10 {stats['weight_p10']:.2f} "
-                 f"p90 {stats['weight_p90']:.2f}")
+        line += f"; weight mean {stats['weight_mean']:.2f} p10 {stats['weight_p10']:.2f} p90 {stats['weight_p90']:.2f}"
     if "meta_loss" in stats:
         line += f"; meta loss {stats['meta_loss']:.4f}"
     if stats.get("meta_skipped"):

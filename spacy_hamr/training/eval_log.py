@@ -11,6 +11,7 @@ Beside the console table, with spacy-loggers' chain:
     logger1 = {"@loggers": "spacy.ConsoleLogger.v1"}
     logger2 = {"@loggers": "hamr.eval_log.v1", "path": "training/eval_log.jsonl"}
 """
+
 import json
 import sys
 from pathlib import Path

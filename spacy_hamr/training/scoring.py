@@ -5,6 +5,7 @@ the instance's scorer, so it can drive model selection through
 [training.score_weights] while the saved config keeps spaCy's own scorer and
 loads without this package.
 """
+
 from typing import Callable, Dict, Iterable, Optional
 
 from spacy.training import Example

@@ -14,6 +14,7 @@ spaCy resolves `[training]` twice (once in `init_nlp`, once in `train`), so
 two batchers are built; the one that is last *called* owns the active state,
 and the callback looks it up at its first step, not when it is built.
 """
+
 from collections import defaultdict
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
@@ -63,9 +64,7 @@ class HamrState:
         """Learn the corpus at the first epoch; check it is the same one afterwards."""
         if not self.is_bound:
             self._bind_first(examples)
-        elif len(examples) != len(self.examples) or any(
-            id(eg.reference) not in self._index for eg in examples
-        ):
+        elif len(examples) != len(self.examples) or any(id(eg.reference) not in self._index for eg in examples):
             raise ValueError(
                 "[hamr.v1] The training examples changed between epochs "
                 f"({len(self.examples)} before, {len(examples)} now). HAMR keeps "
@@ -175,14 +174,22 @@ class HamrState:
         if self.harvest is not None:
             self.harvest()
         with numpy.errstate(invalid="ignore", divide="ignore"):
-            self.epoch_losses.append(numpy.where(self._epoch_visits > 0, self._epoch_sum / self._epoch_visits,
-                                                 numpy.nan))
+            self.epoch_losses.append(
+                numpy.where(self._epoch_visits > 0, self._epoch_sum / self._epoch_visits, numpy.nan)
+            )
             if self._predicted_visits.any() or self.epoch_confidence:
                 seen = self._predicted_visits > 0
-                self.epoch_confidence.append(numpy.where(seen, self._confidence_sum / self._predicted_visits, numpy.nan))
+                self.epoch_confidence.append(
+                    numpy.where(seen, self._confidence_sum / self._predicted_visits, numpy.nan)
+                )
                 self.epoch_margin.append(numpy.where(seen, self._margin_sum / self._predicted_visits, numpy.nan))
-        for running in (self._epoch_sum, self._epoch_visits, self._confidence_sum, self._margin_sum,
-                        self._predicted_visits):
+        for running in (
+            self._epoch_sum,
+            self._epoch_visits,
+            self._confidence_sum,
+            self._margin_sum,
+            self._predicted_visits,
+        ):
             running[:] = 0
 
     def index_of(self, eg: Example) -> int:
@@ -190,9 +197,7 @@ class HamrState:
         try:
             return self._index[id(eg.reference)]
         except KeyError:
-            raise KeyError(
-                f"[hamr.v1] Example not in the training corpus: {eg.reference.text[:80]!r}"
-            ) from None
+            raise KeyError(f"[hamr.v1] Example not in the training corpus: {eg.reference.text[:80]!r}") from None
 
     def indices_of(self, batch: Sequence[Example]) -> List[int]:
         return [self.index_of(eg) for eg in batch]

@@ -20,6 +20,7 @@ shuffled epochs, every example once per epoch). Text classification adds the mod
   score_mean       float32  (N, labels) mean predicted probabilities over all visits
   score_labels     str      (labels,) the columns of score_mean
 """
+
 import hashlib
 import os
 import zipfile
@@ -46,8 +47,12 @@ def write_state(path: Path, state: HamrState, resampled: bool = True) -> None:
     epochs = numpy.asarray(state.epoch_losses, dtype="float32").reshape(-1, len(state))
     arrays = {
         "fingerprint": numpy.array([fingerprint(eg.reference) for eg in state.examples], dtype="uint64"),
-        "hardness": state.hardness, "last_loss": state.last_loss, "last_weight": state.last_weight,
-        "visits": state.visits, "epoch_losses": epochs, "epochs": numpy.int64(len(epochs)),
+        "hardness": state.hardness,
+        "last_loss": state.last_loss,
+        "last_weight": state.last_weight,
+        "visits": state.visits,
+        "epoch_losses": epochs,
+        "epochs": numpy.int64(len(epochs)),
         "resampled": numpy.bool_(resampled),
     }
     if state.epoch_confidence:
@@ -70,8 +75,9 @@ def read_state(path: Union[str, Path]) -> Dict[str, numpy.ndarray]:
     try:
         data = numpy.load(path)  # allow_pickle stays off: a state file holds plain arrays
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        raise ValueError(f"{path} is not a HAMR state file ({WRITTEN_BY}): it is not an .npz "
-                         "archive of arrays.") from None
+        raise ValueError(
+            f"{path} is not a HAMR state file ({WRITTEN_BY}): it is not an .npz archive of arrays."
+        ) from None
     if not isinstance(data, numpy.lib.npyio.NpzFile):
         raise ValueError(f"{path} is not a HAMR state file ({WRITTEN_BY}): it holds one array, not an archive.")
     with data:
@@ -92,8 +98,10 @@ def in_corpus_order(state: Dict[str, numpy.ndarray], positions: numpy.ndarray, n
     row_of = numpy.full(n_docs, -1, dtype="int64")
     row_of[positions] = numpy.arange(len(positions))
     if (row_of < 0).any():
-        raise ValueError(f"The state file covers {len(positions)} examples but the corpus has {n_docs}: "
-                         "it was written for another training corpus.")
+        raise ValueError(
+            f"The state file covers {len(positions)} examples but the corpus has {n_docs}: "
+            "it was written for another training corpus."
+        )
     ordered = dict(state)
     for key in EXAMPLE_ARRAYS:
         if key in state:
@@ -112,7 +120,9 @@ def corpus_positions(fingerprints: numpy.ndarray, docs: Iterable[Doc], corpus_na
     positions = numpy.empty(len(fingerprints), dtype="int64")
     for row, key in enumerate(fingerprints.tolist()):
         if not where.get(key):
-            raise ValueError(f"The state file has {len(fingerprints)} examples, and at least one of them "
-                             f"(row {row}) is not in {corpus_name}: it was written for another training corpus.")
+            raise ValueError(
+                f"The state file has {len(fingerprints)} examples, and at least one of them "
+                f"(row {row}) is not in {corpus_name}: it was written for another training corpus."
+            )
         positions[row] = where[key].pop(0)
     return positions

@@ -1,4 +1,5 @@
 """The `spacy hamr` commands, through spaCy's own CLI app and Typer's CliRunner."""
+
 import pytest
 import srsly
 from spacy.cli import app
@@ -33,8 +34,13 @@ def write_dataset(folder, records_by_split):
 
 def textcat_dataset(folder, n=6):
     labels = ["calm", "storm"]
-    return write_dataset(folder, {split: [{"text": f"{split} text {i}", "label": i % 2, "label_text": labels[i % 2]}
-                                          for i in range(n)] for split in ("train", "dev", "test")})
+    return write_dataset(
+        folder,
+        {
+            split: [{"text": f"{split} text {i}", "label": i % 2, "label_text": labels[i % 2]} for i in range(n)]
+            for split in ("train", "dev", "test")
+        },
+    )
 
 
 def test_hamr_commands_are_in_spacys_cli():
@@ -110,7 +116,7 @@ def test_variant_config(tmp_path):
     out = tmp_path / "no_boost.cfg"
     result = spacy_cli("hamr", "variant-config", ROOT / "project" / "configs" / "textcat_cnn.cfg", "hamr_no_boost", out)
     assert result.exit_code == 0, result.output
-    assert 'boost_weight = 0.0' in out.read_text() and '@callbacks = "hamr.v1"' in out.read_text()
+    assert "boost_weight = 0.0" in out.read_text() and '@callbacks = "hamr.v1"' in out.read_text()
     result = spacy_cli("hamr", "variant-config", ROOT / "project" / "configs" / "textcat_cnn.cfg", "focal", out)
     assert result.exit_code == 1 and "Unknown variant 'focal'" in result.output
 

@@ -1,6 +1,7 @@
 """spaCy imports this package for every command of its CLI (the `spacy_cli`
 entry point), so what that import loads slows down `spacy info` as much as
 `spacy train`: the neighbour index's faiss waits until a batcher is built."""
+
 import json
 import subprocess
 import sys
@@ -24,10 +25,9 @@ print(json.dumps({"faiss": "faiss" in sys.modules}))
 
 def test_spacy_info_and_hamr_help_do_not_import_faiss():
     commands = [["info"], ["hamr", "--help"]]
-    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(commands)],
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", PROBE, json.dumps(commands)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     *output, last = result.stdout.strip().splitlines()
     assert json.loads(last) == {"faiss": False}
-    listed = [line.split()[0] for line in output[output.index("Commands:") + 1:] if line.strip()]
+    listed = [line.split()[0] for line in output[output.index("Commands:") + 1 :] if line.strip()]
     assert listed == COMMANDS

@@ -1,4 +1,5 @@
 """Every run of the comparison is a config edit that resolves."""
+
 import pytest
 from spacy.util import registry
 from thinc.api import Config
@@ -20,8 +21,11 @@ def test_variant_changes_only_the_two_blocks_and_resolves(name):
     for key in config["training"]:
         if key not in ("batcher", "before_update", "before_to_disk"):
             assert config["training"][key] == base["training"][key]
-    blocks = {"batcher": config["training"]["batcher"], "callback": config["training"]["before_update"],
-              "on_save": config["training"]["before_to_disk"]}
+    blocks = {
+        "batcher": config["training"]["batcher"],
+        "callback": config["training"]["before_update"],
+        "on_save": config["training"]["before_to_disk"],
+    }
     resolved = registry.resolve(Config(blocks))
     assert callable(resolved["batcher"])
     assert (resolved["callback"] is None) == (VARIANTS[name].callback is None)

@@ -1,6 +1,7 @@
 """`spacy hamr find-label-errors`: the cross-validated audit. What it cannot
 train stops it before the first fold; a real audit of a corpus with labels
 flipped in place ranks the flips first."""
+
 import sys
 
 import pytest
@@ -19,8 +20,10 @@ from ..training.test_train_cli import init_config
 
 
 def audit(tmp_path, config, train, *extra):
-    return CliRunner().invoke(app, ["hamr", "find-label-errors", str(config), str(train), "--output",
-                                    str(tmp_path / "audit"), *map(str, extra)])
+    return CliRunner().invoke(
+        app,
+        ["hamr", "find-label-errors", str(config), str(train), "--output", str(tmp_path / "audit"), *map(str, extra)],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +106,17 @@ def test_the_audit_ranks_labels_flipped_in_place_first(tmp_path, textcat_setup):
 
     folder, cfg = textcat_setup
     flipped = flipped_corpus(tmp_path / "train.spacy")
-    result = audit(tmp_path, cfg, tmp_path / "train.spacy", "--paths.dev", folder / "dev.spacy", "--folds", 3,
-                   "--training.max_epochs", 6)
+    result = audit(
+        tmp_path,
+        cfg,
+        tmp_path / "train.spacy",
+        "--paths.dev",
+        folder / "dev.spacy",
+        "--folds",
+        3,
+        "--training.max_epochs",
+        6,
+    )
     assert result.exit_code == 0, result.output
     assert "Fold 1/3" in result.output and "Fold 3/3 done" in result.output
     ranked = list(srsly.read_jsonl(tmp_path / "audit" / "label_errors.jsonl"))

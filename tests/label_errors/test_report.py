@@ -1,5 +1,6 @@
 """The saved per-example state and the hard-example report: a planted label
 error must come out among the hardest of its class, marked suspect."""
+
 import random
 
 import numpy
@@ -19,21 +20,27 @@ from ..conftest import textcat_examples
 def test_hardness_score_is_the_loss_relative_to_its_epoch_times_relative_hardness():
     nan = numpy.nan
     # Epoch means: 1.5 (rows 0 and 3) and 3.0 (rows 0, 2, 3); row 1 was never drawn.
-    state = {"epoch_losses": numpy.array([[1.0, nan, nan, 2.0], [3.0, nan, 4.0, 2.0]], dtype="f"),
-             "last_loss": numpy.array([3.0, 5.0, 4.0, 2.0]), "hardness": numpy.array([0.25, 0.25, 0.25, 0.25])}
+    state = {
+        "epoch_losses": numpy.array([[1.0, nan, nan, 2.0], [3.0, nan, 4.0, 2.0]], dtype="f"),
+        "last_loss": numpy.array([3.0, 5.0, 4.0, 2.0]),
+        "hardness": numpy.array([0.25, 0.25, 0.25, 0.25]),
+    }
     expected = [(1 / 1.5 + 3 / 3) / 2, 5.0 / 3.5, 4 / 3, (2 / 1.5 + 2 / 3) / 2]
     assert numpy.allclose(hardness_scores(state), expected)
     state["hardness"] = numpy.array([0.5, 0.25, 0.125, 0.125])
     assert numpy.allclose(hardness_scores(state), numpy.array(expected) * [2.0, 1.0, 0.5, 0.5])
 
 
-@pytest.mark.parametrize("neighbours,agrees,suspect", [
-    ([["rare"], ["rare"], ["big"]], False, True),
-    ([["rare"], ["rare"], ["big"]], True, False),  # the model agrees with the gold label
-    ([["big"], ["big", "rare"], ["rare"]], False, False),  # most neighbours share the gold label
-    ([["rare"], ["big"]], False, False),  # a tie is no majority
-    ([], False, False),
-])
+@pytest.mark.parametrize(
+    "neighbours,agrees,suspect",
+    [
+        ([["rare"], ["rare"], ["big"]], False, True),
+        ([["rare"], ["rare"], ["big"]], True, False),  # the model agrees with the gold label
+        ([["big"], ["big", "rare"], ["rare"]], False, False),  # most neighbours share the gold label
+        ([["rare"], ["big"]], False, False),  # a tie is no majority
+        ([], False, False),
+    ],
+)
 def test_suspect_needs_the_model_and_most_neighbours_against_the_label(neighbours, agrees, suspect):
     assert is_suspect("big", neighbours, agrees) is suspect
 
@@ -86,8 +93,12 @@ def train_with_state(folder, pipeline, dev_examples, epochs, record_only=False):
     DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(folder / "dev.spacy")
     cfg = init_config(folder, pipeline)
     batcher = {"state_path": str(folder / "state.npz"), **({"resample": False} if record_only else {})}
-    variant_config(Config().from_disk(cfg, interpolate=False), "hamr", batcher_extra=batcher,
-                   callback_extra={"weighting": "none"} if record_only else None).to_disk(cfg)
+    variant_config(
+        Config().from_disk(cfg, interpolate=False),
+        "hamr",
+        batcher_extra=batcher,
+        callback_extra={"weighting": "none"} if record_only else None,
+    ).to_disk(cfg)
     train(cfg, folder, folder / "out", "--training.max_epochs", str(epochs))
 
 
@@ -102,9 +113,20 @@ def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tm
     state = read_state(tmp_path / "state.npz")
     assert state["epoch_confidence"].shape == (10, 240) and not bool(state["resampled"])
 
-    result = CliRunner().invoke(app, ["hamr", "hard-examples", str(tmp_path / "out" / "model-last"),
-                                      str(tmp_path / "train.spacy"), str(tmp_path / "state.npz"),
-                                      "--output", str(tmp_path / "report"), "--top-k", "5"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "hamr",
+            "hard-examples",
+            str(tmp_path / "out" / "model-last"),
+            str(tmp_path / "train.spacy"),
+            str(tmp_path / "state.npz"),
+            "--output",
+            str(tmp_path / "report"),
+            "--top-k",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "resample" not in result.output  # no warning: this run drew every example once per epoch
     summary = srsly.read_json(tmp_path / "report" / "summary.json")
@@ -113,21 +135,35 @@ def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tm
     top = [task["meta"]["index"] for task in review[:n]]
     # Precision at N: random would be 0.05; the ranking reversed puts none of them first.
     assert sum(i in flipped for i in top) >= 0.8 * n, (top, sorted(flipped))
-    right = [task["meta"]["suggested"] == flipped[task["meta"]["index"]] for task in review[:n]
-             if task["meta"]["index"] in flipped]
+    right = [
+        task["meta"]["suggested"] == flipped[task["meta"]["index"]]
+        for task in review[:n]
+        if task["meta"]["index"] in flipped
+    ]
     assert sum(right) >= 0.8 * len(right)
     suspects = [task["meta"]["index"] for task in review if task["meta"]["suspect"]]
     assert suspects and sum(i in flipped for i in suspects) >= 0.9 * len(suspects)
     assert sum(summary["likely_errors_per_class"].values()) == summary["likely_errors"] >= 0.8 * n
     assert {row["to"] for row in summary["from_to"]} <= {"big", "mid", "rare"}
     records = list(srsly.read_jsonl(tmp_path / "report" / "hard_examples.jsonl"))
-    assert {"index", "text", "gold", "predicted", "score", "confidence", "margin", "suggested", "likely_error",
-            "suspect", "neighbours"} <= set(records[0])
+    assert {
+        "index",
+        "text",
+        "gold",
+        "predicted",
+        "score",
+        "confidence",
+        "margin",
+        "suggested",
+        "likely_error",
+        "suspect",
+        "neighbours",
+    } <= set(records[0])
     # The ranking itself: in every class that holds flips, the examples ranked first are flips.
     docs = read_docs(tmp_path / "train.spacy", spacy.blank("en").vocab)
     for label in ("big", "mid", "rare"):
         holds = sum(docs[i].cats[label] == 1.0 for i in flipped)
-        first = [r["index"] for r in records if r["class"] == label][:min(holds, 5)]
+        first = [r["index"] for r in records if r["class"] == label][: min(holds, 5)]
         assert len(first) == min(holds, 5) and all(i in flipped for i in first), (label, first)
     page = (tmp_path / "report" / "hard_examples.html").read_text()
     assert f"About {summary['likely_errors']} likely label errors" in page
@@ -141,9 +177,20 @@ def test_a_resampled_run_is_reported_with_a_warning(tmp_path):
 
     flipped_corpus(tmp_path / "train.spacy", n=120)
     train_with_state(tmp_path, "textcat", textcat_examples(30, seed=1), epochs=3)
-    result = CliRunner().invoke(app, ["hamr", "hard-examples", str(tmp_path / "out" / "model-last"),
-                                      str(tmp_path / "train.spacy"), str(tmp_path / "state.npz"),
-                                      "--output", str(tmp_path / "report"), "--top-k", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "hamr",
+            "hard-examples",
+            str(tmp_path / "out" / "model-last"),
+            str(tmp_path / "train.spacy"),
+            str(tmp_path / "state.npz"),
+            "--output",
+            str(tmp_path / "report"),
+            "--top-k",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "resampled (hamr.v1 resample = true)" in " ".join(result.output.split())
     summary = srsly.read_json(tmp_path / "report" / "summary.json")
@@ -161,8 +208,9 @@ def test_ner_entities_changed_in_place_are_found_as_typed_span_suspects(tmp_path
     noisy, planted = plant_ner_errors(docs, 0.05, seed=0)
     DocBin(docs=noisy).to_disk(tmp_path / "train.spacy")
     train_with_state(tmp_path, "ner", ner_examples(40, seed=1), epochs=6)
-    report = hard_examples(tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz",
-                           tmp_path / "report", top_k=5)
+    report = hard_examples(
+        tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz", tmp_path / "report", top_k=5
+    )
     assert report.summary["ranking"] == "span suspects"
     n = len(planted)
     planted_in = {p.doc: p for p in planted}
@@ -174,18 +222,24 @@ def test_ner_entities_changed_in_place_are_found_as_typed_span_suspects(tmp_path
     planted_scores = [f["score"] for f in report.flagged if f["index"] in planted_in]
     assert numpy.median(planted_scores) > 1.0  # the gold reading gets under 37% of the model's belief
     from spacy_hamr.label_errors.span_suspects import gold_token_losses
+
     nlp = spacy.load(tmp_path / "out" / "model-last")
     clean = [i for i in range(len(noisy)) if i not in planted_in][:50]
     losses = gold_token_losses(nlp, [noisy[i] for i in clean], "ner")
     assert numpy.median([loss.max() for loss in losses]) < 0.1
     expected = {"type_swap": "wrong_type", "deletion": "missing", "boundary_shift": "boundary"}
-    typed = [expected[planted_in[f["index"]].kind] in {s["kind"] for s in f["span_suspects"]}
-             for f in top if f["index"] in planted_in]
+    typed = [
+        expected[planted_in[f["index"]].kind] in {s["kind"] for s in f["span_suspects"]}
+        for f in top
+        if f["index"] in planted_in
+    ]
     assert sum(typed) >= 0.8 * len(typed)
     review = list(srsly.read_jsonl(tmp_path / "report" / "review.jsonl"))
     assert [t["meta"]["index"] for t in review] == [f["index"] for f in report.flagged]
-    assert review[0]["spans"] == [{"start": e.start_char, "end": e.end_char, "token_start": e.start,
-                                   "token_end": e.end - 1, "label": e.label_} for e in noisy[review[0]["meta"]["index"]].ents]
+    assert review[0]["spans"] == [
+        {"start": e.start_char, "end": e.end_char, "token_start": e.start, "token_end": e.end - 1, "label": e.label_}
+        for e in noisy[review[0]["meta"]["index"]].ents
+    ]
 
 
 @pytest.mark.parametrize("content", ["text", "pickle", "npy", "npz"])

@@ -1,6 +1,7 @@
 """Label errors from the training dynamics: what the textcat adapter records at
 each visit, what the state keeps of it, the ranking, estimate and tiers built
 on it, the planted errors the benchmark and tests use, and the Prodigy tasks."""
+
 import numpy
 import pytest
 import spacy
@@ -36,8 +37,13 @@ def test_gold_confidence_of_multilabel_takes_the_least_confident_annotated_label
 
 
 def visit(confidence, margin, scores):
-    return Visit(numpy.ones(len(confidence)), numpy.array(confidence, dtype="f8"),
-                 numpy.array(margin, dtype="f8"), numpy.array(scores, dtype="f"), ("big", "mid", "rare"))
+    return Visit(
+        numpy.ones(len(confidence)),
+        numpy.array(confidence, dtype="f8"),
+        numpy.array(margin, dtype="f8"),
+        numpy.array(scores, dtype="f"),
+        ("big", "mid", "rare"),
+    )
 
 
 def test_state_keeps_per_epoch_means_and_mean_scores(tmp_path):
@@ -60,17 +66,22 @@ def test_state_keeps_per_epoch_means_and_mean_scores(tmp_path):
 
 
 def dynamics_state(confidence, margin, score_mean):
-    return {"epoch_confidence": numpy.array(confidence, dtype="f4"), "epoch_margin": numpy.array(margin, dtype="f4"),
-            "score_mean": numpy.array(score_mean, dtype="f4"), "score_labels": numpy.array(["a", "b", "c"])}
+    return {
+        "epoch_confidence": numpy.array(confidence, dtype="f4"),
+        "epoch_margin": numpy.array(margin, dtype="f4"),
+        "score_mean": numpy.array(score_mean, dtype="f4"),
+        "score_labels": numpy.array(["a", "b", "c"]),
+    }
 
 
 def test_ranking_estimate_and_tiers():
     # Rows: believed (0.9), doubtful (0.4), a likely error (0.4, margin < 0), a suspect (0.05 < 1/3), never drawn.
     nan = numpy.nan
-    state = dynamics_state(confidence=[[0.8, 0.5, 0.5, 0.05, nan], [1.0, 0.3, 0.3, 0.3, nan]],
-                           margin=[[0.7, 0.1, -0.2, -0.9, nan], [0.9, 0.1, -0.4, -0.9, nan]],
-                           score_mean=[[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.2, 0.1, 0.7],
-                                       [0.05, 0.9, 0.05], [nan, nan, nan]])
+    state = dynamics_state(
+        confidence=[[0.8, 0.5, 0.5, 0.05, nan], [1.0, 0.3, 0.3, 0.3, nan]],
+        margin=[[0.7, 0.1, -0.2, -0.9, nan], [0.9, 0.1, -0.4, -0.9, nan]],
+        score_mean=[[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.2, 0.1, 0.7], [0.05, 0.9, 0.05], [nan, nan, nan]],
+    )
     gold = numpy.array([0, 0, 0, 0, 1])
     errors = textcat_errors(state, gold)
     numpy.testing.assert_allclose(errors.confidence[:4], [0.9, 0.4, 0.4, 0.175], rtol=1e-6)
@@ -119,7 +130,10 @@ def test_planted_ner_errors_change_entities_in_place():
         if p.kind == "type_swap":
             assert p.planted[:2] == p.original[:2] and p.planted[2] != p.original[2]
         if p.kind == "boundary_shift":
-            assert p.planted[2] == p.original[2] and abs(p.planted[1] - p.planted[0] - (p.original[1] - p.original[0])) == 1
+            assert (
+                p.planted[2] == p.original[2]
+                and abs(p.planted[1] - p.planted[0] - (p.original[1] - p.original[0])) == 1
+            )
     unchanged = set(range(len(docs))) - {p.doc for p in planted}
     assert all([e.label_ for e in noisy[i].ents] == [e.label_ for e in docs[i].ents] for i in unchanged)
 
@@ -131,13 +145,15 @@ def test_prodigy_tasks():
     task = ner_task(doc, {"score": 0.9})
     assert [t["text"] for t in task["tokens"]] == ["Anna", "flew", "to", "Paris"]
     assert task["spans"][1] == {"start": 13, "end": 18, "token_start": 3, "token_end": 3, "label": "LOC"}
-    assert all(task["text"][s["start"]:s["end"]] == doc[s["token_start"]:s["token_end"] + 1].text
-               for s in task["spans"])
+    assert all(
+        task["text"][s["start"] : s["end"]] == doc[s["token_start"] : s["token_end"] + 1].text for s in task["spans"]
+    )
     cat_doc: Doc = nlp.make_doc("so windy")
     task = textcat_task(cat_doc, ["big", "rare"], ["big"], {"suggested": "rare"})
     assert task["accept"] == ["big"] and [o["id"] for o in task["options"]] == ["big", "rare"]
     assert review_command(True, "r.jsonl", ["big", "rare"]) == (
-        "prodigy textcat.manual fixed_labels r.jsonl --label big,rare --exclusive")
+        "prodigy textcat.manual fixed_labels r.jsonl --label big,rare --exclusive"
+    )
     assert review_command(False, "r.jsonl", ["LOC", "PER"]).startswith("prodigy ner.manual fixed_labels blank:en")
 
 
@@ -147,9 +163,11 @@ def test_span_suspects_are_typed_and_scored_by_the_gold_readings_loss():
     losses = numpy.array([0.1, 0.1, 0.0, 2.0, 0.0, 0.5, 3.0, 1.0, 0.7])
     suspects = doc_suspects(4, gold, predicted, losses)
     # Exactly one suspect per disagreement, scored at its worst token; (0, 2, PER) agrees: none.
-    expected = [Suspect(4, "wrong_type", (3, 4, "LOC"), (3, 4, "ORG"), 2.0),
-                Suspect(4, "boundary", (5, 6, "ORG"), (5, 7, "ORG"), 3.0),
-                Suspect(4, "missing", None, (7, 8, "LOC"), 1.0),
-                Suspect(4, "spurious", (8, 9, "PER"), None, 0.7)]
+    expected = [
+        Suspect(4, "wrong_type", (3, 4, "LOC"), (3, 4, "ORG"), 2.0),
+        Suspect(4, "boundary", (5, 6, "ORG"), (5, 7, "ORG"), 3.0),
+        Suspect(4, "missing", None, (7, 8, "LOC"), 1.0),
+        Suspect(4, "spurious", (8, 9, "PER"), None, 0.7),
+    ]
     assert len(suspects) == len(expected) and set(suspects) == set(expected)
     assert sentence_scores(6, suspects).tolist() == [0, 0, 0, 0, 3.0, 0]

@@ -1,6 +1,7 @@
 """Post-hoc logit adjustment folded into the output bias: where the bias is,
 that only it changes, that predictions move as the chosen shift says, the
 errors, the command and the before_to_disk callback."""
+
 import subprocess
 import sys
 
@@ -9,7 +10,14 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, class_prior, output_bias_layer, plan_adjustment, shifted, textcat_component
+from spacy_hamr.logit_adjustment.adjust import (
+    adjust_pipeline,
+    class_prior,
+    output_bias_layer,
+    plan_adjustment,
+    shifted,
+    textcat_component,
+)
 from spacy_hamr.logit_adjustment.adjust_on_save import make_logit_adjustment
 from spacy_hamr.corpus import read_docs
 
@@ -26,12 +34,19 @@ def dev_examples(nlp, n=60, seed=7):
 
 
 def params(nlp):
-    return {(node.id, name): node.get_param(name).copy() for _, pipe in nlp.pipeline
-            for node in pipe.model.walk() for name in node.param_names if node.has_param(name)}
+    return {
+        (node.id, name): node.get_param(name).copy()
+        for _, pipe in nlp.pipeline
+        for node in pipe.model.walk()
+        for name in node.param_names
+        if node.has_param(name)
+    }
 
 
 def cats(nlp, examples, labels):
-    return numpy.array([[doc.cats[label] for label in labels] for doc in nlp.pipe(eg.predicted.copy() for eg in examples)])
+    return numpy.array(
+        [[doc.cats[label] for label in labels] for doc in nlp.pipe(eg.predicted.copy() for eg in examples)]
+    )
 
 
 def test_shifted_is_softmax_and_sigmoid_of_shifted_logits():
@@ -54,8 +69,9 @@ def test_only_the_output_bias_changes_and_predictions_follow_the_shift(kind):
     adjustment = adjust_pipeline(nlp, dev, train=[eg.reference for eg in examples])
     changed = [key for key, value in params(nlp).items() if not numpy.array_equal(value, before_params[key])]
     assert changed == [(layer.id, "b")]
-    numpy.testing.assert_allclose(cats(nlp, dev, labels), shifted(before, adjustment.delta,
-                                                                  kind != "multilabel"), atol=1e-5)
+    numpy.testing.assert_allclose(
+        cats(nlp, dev, labels), shifted(before, adjustment.delta, kind != "multilabel"), atol=1e-5
+    )
     assert adjustment.after > adjustment.before
     # what was chosen is what spaCy's own scorer now gives on dev
     assert 100 * nlp.evaluate(dev)["cats_macro_f"] == pytest.approx(adjustment.after, abs=1e-6)
@@ -104,8 +120,14 @@ def test_several_textcat_components_need_a_name():
 
 
 def test_an_output_without_softmax_is_refused():
-    config = {"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 1,
-                        "no_output_layer": True}}
+    config = {
+        "model": {
+            "@architectures": "spacy.TextCatBOW.v3",
+            "exclusive_classes": True,
+            "ngram_size": 1,
+            "no_output_layer": True,
+        }
+    }
     nlp = spacy.blank("en")
     nlp.add_pipe("textcat", config=config)
     examples = textcat_examples(30)
@@ -136,8 +158,9 @@ def test_callback_saves_adjusted_and_leaves_the_training_model_alone(tmp_path):
     loaded = spacy.load(tmp_path / "model")
     plan = plan_adjustment(nlp, list(dev_examples(nlp)), train=[eg.reference for eg in examples])
     assert numpy.abs(plan.delta).max() > 0
-    numpy.testing.assert_allclose(output_bias_layer(loaded, "textcat").get_param("b"),
-                                  layer.get_param("b") + plan.delta, rtol=1e-6)
+    numpy.testing.assert_allclose(
+        output_bias_layer(loaded, "textcat").get_param("b"), layer.get_param("b") + plan.delta, rtol=1e-6
+    )
 
 
 def test_callback_refuses_a_missing_file(tmp_path):
@@ -154,14 +177,31 @@ def test_adjust_command_and_the_result_loads_in_plain_spacy(tmp_path):
     data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
     cfg = init_config(tmp_path, "textcat")
     train(cfg, data, tmp_path / "out", "--training.max_epochs", "2")
-    result = subprocess.run([sys.executable, "-m", "spacy", "hamr", "adjust", str(tmp_path / "out" / "model-best"),
-                             str(data / "dev.spacy"), str(tmp_path / "adjusted"), "--prior", str(data / "train.spacy")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "hamr",
+            "adjust",
+            str(tmp_path / "out" / "model-best"),
+            str(data / "dev.spacy"),
+            str(tmp_path / "adjusted"),
+            "--prior",
+            str(data / "train.spacy"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tau = " in result.stdout and "dev macro-F1" in result.stdout
     texts = ["storm wind flood item 3 a", "sun warm beach item 4 the"]
-    out = subprocess.run([sys.executable, "-c", PLAIN_LOAD, str(tmp_path / "adjusted"), '["' + '", "'.join(texts) + '"]'],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PLAIN_LOAD, str(tmp_path / "adjusted"), '["' + '", "'.join(texts) + '"]'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert len(out.strip().splitlines()[-1]) > 10
 
 
@@ -209,13 +249,15 @@ def test_the_command_refuses_a_model_trained_on_draws_given_the_corpus_prior(tmp
             adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=prior)
     assert not (tmp_path / "out").exists()  # refused before any work
     # Asked for by name, the corpus prior is taken.
-    adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy",
-                        corpus_prior=True)
+    adjustment = adjust(
+        model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy", corpus_prior=True
+    )
     assert adjustment.tau is not None and (tmp_path / "out" / "config.cfg").exists()
 
 
-@pytest.mark.parametrize("batcher", [{**HAMR_BATCHER, "resample": False},
-                                     {"@batchers": "spacy.batch_by_words.v1", "size": 1000}])
+@pytest.mark.parametrize(
+    "batcher", [{**HAMR_BATCHER, "resample": False}, {"@batchers": "spacy.batch_by_words.v1", "size": 1000}]
+)
 def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_path, batcher):
     from spacy_hamr.cli.adjust import adjust
 
@@ -224,8 +266,9 @@ def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_pat
     model = saved_with_batcher(tmp_path, batcher)
     adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy")
     nlp = spacy.load(model)
-    expected = plan_adjustment(nlp, list(Corpus(tmp_path / "dev.spacy")(nlp)),
-                               train=read_docs(tmp_path / "train.spacy", nlp.vocab))
+    expected = plan_adjustment(
+        nlp, list(Corpus(tmp_path / "dev.spacy")(nlp)), train=read_docs(tmp_path / "train.spacy", nlp.vocab)
+    )
     assert numpy.abs(expected.delta).max() > 0
     numpy.testing.assert_array_equal(adjustment.delta, expected.delta)
 

@@ -2,6 +2,7 @@
 meta-learned class rates: settings, bookkeeping, and that the defaults are
 unchanged. (The class-summed hypergradient against brute force is in
 test_hypergradient.py.)"""
+
 import json
 from collections import Counter
 
@@ -20,6 +21,7 @@ from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightN
 
 from ..conftest import ner_examples, textcat_examples
 from ..pipelines import trained_pipeline
+
 
 def short_run(tmp_path, epochs=3, resample=True, **settings):
     """spaCy's training loop in miniature: (state, the examples each update trained on)."""
@@ -51,8 +53,12 @@ def summary(state):
     """sum(w - 1) and sum((w - 1)^2) of the last weights, the hardness' centre
     of mass, and the sum of the last losses."""
     d = state.last_weight - 1
-    return (float(d.sum()), float((d ** 2).sum()), float(state.hardness @ numpy.arange(len(state))),
-            float(numpy.nansum(state.last_loss)))
+    return (
+        float(d.sum()),
+        float((d**2).sum()),
+        float(state.hardness @ numpy.arange(len(state))),
+        float(numpy.nansum(state.last_loss)),
+    )
 
 
 def test_defaults_are_unchanged(tmp_path):
@@ -61,8 +67,9 @@ def test_defaults_are_unchanged(tmp_path):
     with its BLAS kernels)."""
     state, _ = short_run(tmp_path)
     assert state.class_rates is None and not state.held_out.any()
-    explicit, _ = short_run(tmp_path, meta_set="dev", meta_loss="mean", class_rates="off",
-                            meta_weight_decay=1e-4, meta_decay="coupled")
+    explicit, _ = short_run(
+        tmp_path, meta_set="dev", meta_loss="mean", class_rates="off", meta_weight_decay=1e-4, meta_decay="coupled"
+    )
     assert summary(explicit) == summary(state)
     assert numpy.array_equal(explicit.hardness, state.hardness)
     # The summary sees a change of one of these settings, so the equality above can fail.
@@ -173,8 +180,16 @@ def test_macro_loss_weights_give_the_mean_of_class_means():
 
 
 def test_class_rates_in_the_log_line():
-    line = format_statistics({"epoch": 1, "draws": 10, "unique": 8, "max_repeats": 2, "class_share": {"a": 1.0},
-                              "class_rates": {"a": 1.25, "b": 0.8}})
+    line = format_statistics(
+        {
+            "epoch": 1,
+            "draws": 10,
+            "unique": 8,
+            "max_repeats": 2,
+            "class_share": {"a": 1.0},
+            "class_rates": {"a": 1.25, "b": 0.8},
+        }
+    )
     assert "; class rates: a 1.25, b 0.80;" in line
 
 
@@ -184,18 +199,21 @@ def test_decoupled_weight_decay_is_adamw():
     assert type(make_optimizer(net, 1e-4)).__name__ == "Adam"
 
 
-@pytest.mark.parametrize("settings,message", [
-    ({"class_rates": "loss", "weighting": "inverse_frequency"}, "class_rates applies with"),
-    ({"meta_set": "balanced", "weighting": "none"}, "meta_set = 'balanced' needs meta steps"),
-    ({"class_rate_lr": 0.0, "class_rates": "loss"}, "class_rate_lr must be"),
-    ({"meta_weight_decay": -1.0}, "meta_weight_decay must be"),
-    ({"meta_weight_decay": "0"}, "meta_weight_decay must be a number"),
-    ({"class_rates": "sometimes"}, "class_rates must be one of"),
-    ({"meta_set": "train"}, "meta_set must be one of"),
-    ({"meta_decay": "adamw"}, "meta_decay must be one of"),
-    ({"meta_loss": "median"}, "meta_loss must be one of"),
-    ({"meta_loss": "macro", "weighting": "none"}, "meta_loss = 'macro' needs meta steps"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"class_rates": "loss", "weighting": "inverse_frequency"}, "class_rates applies with"),
+        ({"meta_set": "balanced", "weighting": "none"}, "meta_set = 'balanced' needs meta steps"),
+        ({"class_rate_lr": 0.0, "class_rates": "loss"}, "class_rate_lr must be"),
+        ({"meta_weight_decay": -1.0}, "meta_weight_decay must be"),
+        ({"meta_weight_decay": "0"}, "meta_weight_decay must be a number"),
+        ({"class_rates": "sometimes"}, "class_rates must be one of"),
+        ({"meta_set": "train"}, "meta_set must be one of"),
+        ({"meta_decay": "adamw"}, "meta_decay must be one of"),
+        ({"meta_loss": "median"}, "meta_loss must be one of"),
+        ({"meta_loss": "macro", "weighting": "none"}, "meta_loss = 'macro' needs meta steps"),
+    ],
+)
 def test_bad_meta_learning_settings_are_named(settings, message):
     with pytest.raises(ValueError, match=message):
         make_hamr_callback(**settings)

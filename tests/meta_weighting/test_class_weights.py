@@ -1,5 +1,6 @@
 """Static class weights from config: where they act (a textcat example's gold
 category, a multilabel column, an entity type's transitions), and the errors."""
+
 import re
 
 import pytest
@@ -63,19 +64,23 @@ def test_ner_class_weight_acts_on_its_entity_transitions_only(parser_dropout_off
     assert norm(g0) > 0.05 * norm(g1)
 
 
-@pytest.mark.parametrize("settings,message", [
-    ({"weighting": "class_weights"}, "needs a class_weights table"),
-    ({"weighting": "meta", "class_weights": {"rare": 2.0}}, 'class_weights only applies with weighting = "class_weights"'),
-    ({"weighting": "meta", "power": 0.5}, 'power only applies with weighting = "inverse_frequency"'),
-    ({"weighting": "class_weights", "class_weights": {"rare": -1.0}}, "finite and >= 0, got rare = -1.0"),
-    ({"weighting": "class_weights", "class_weights": {"rare": "5"}}, "rare must be a number, got the string '5'"),
-    ({"weighting": "inverse_frequency", "power": -0.5}, "power must be finite and >= 0"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"weighting": "class_weights"}, "needs a class_weights table"),
+        (
+            {"weighting": "meta", "class_weights": {"rare": 2.0}},
+            'class_weights only applies with weighting = "class_weights"',
+        ),
+        ({"weighting": "meta", "power": 0.5}, 'power only applies with weighting = "inverse_frequency"'),
+        ({"weighting": "class_weights", "class_weights": {"rare": -1.0}}, "finite and >= 0, got rare = -1.0"),
+        ({"weighting": "class_weights", "class_weights": {"rare": "5"}}, "rare must be a number, got the string '5'"),
+        ({"weighting": "inverse_frequency", "power": -0.5}, "power must be finite and >= 0"),
+    ],
+)
 def test_class_weighting_settings_are_checked(settings, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make_hamr_callback(**settings)
-
-
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +100,11 @@ def class_weights_config(folder, table):
     cfg = init_config(folder, "textcat", name=f"cw_{len(table)}.cfg")
     config = Config().from_disk(cfg, interpolate=False)
     config["training"]["batcher"].update({"@batchers": "hamr.v1", "resample": False})
-    config["training"]["before_update"] = {"@callbacks": "hamr.v1", "weighting": "class_weights",
-                                           "class_weights": table}
+    config["training"]["before_update"] = {
+        "@callbacks": "hamr.v1",
+        "weighting": "class_weights",
+        "class_weights": table,
+    }
     config.to_disk(cfg)
     return cfg
 
@@ -119,9 +127,24 @@ def test_unknown_class_weight_label_is_named_before_training(tmp_path, tiny_text
 
     cfg = class_weights_config(tmp_path, {"missing_people": 5.0})
     result = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(tiny_textcat / "train.spacy"),
-         "--paths.dev", str(tiny_textcat / "dev.spacy"), "--training.max_epochs", "1",
-         "--output", str(tmp_path / "out")], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "train",
+            str(cfg),
+            "--paths.train",
+            str(tiny_textcat / "train.spacy"),
+            "--paths.dev",
+            str(tiny_textcat / "dev.spacy"),
+            "--training.max_epochs",
+            "1",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     out = result.stdout + result.stderr
     assert "class_weights names 'missing_people', which textcat does not predict. Its labels: big, mid, rare." in out

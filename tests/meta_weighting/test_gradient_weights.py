@@ -1,5 +1,6 @@
 """Weights reach the gradient: with weights (1, 0), a batch [a, b] gives the
 gradient of [a] alone; weights scale linearly."""
+
 import pytest
 
 from spacy_hamr.meta_weighting.random_streams import frozen_randomness
@@ -44,8 +45,11 @@ def test_ner_zero_weight_removes_a_document(parser_dropout_off):
     # CNN's receptive field), and nothing else is shared.
     tail, tail_ents = ["said", "flew", "to", "Paris", "7"], ["O", "O", "O", "B-LOC", "O"]
     a = ner_example(nlp.vocab, ["Anna", "Smith"] + tail, ["B-PER", "I-PER"] + tail_ents)
-    b = ner_example(nlp.vocab, ["flew", "to", "Paris", "Anna", "Smith", "said"] + tail,
-                    ["O", "O", "B-LOC", "B-PER", "I-PER", "O"] + tail_ents)
+    b = ner_example(
+        nlp.vocab,
+        ["flew", "to", "Paris", "Anna", "Smith", "said"] + tail,
+        ["O", "O", "B-LOC", "B-PER", "I-PER", "O"] + tail_ents,
+    )
     alone = gradient(nlp, book, params, [a], [1.0])
     assert global_norm(alone) > 0
     weighted = gradient(nlp, book, params, [a, b], [1.0, 0.0])

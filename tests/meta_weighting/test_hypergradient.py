@@ -1,5 +1,6 @@
 """The finite-difference hypergradient against brute force: for each w_i, take
 the weighted SGD step with w_i +- 1 and measure the meta loss."""
+
 import numpy
 import pytest
 
@@ -43,8 +44,9 @@ def brute_force(run, params, batch, meta_batch, inner_lr, directions=None, meta_
 def test_estimate_matches_brute_force(kind):
     nlp, examples, book, params = trained_pipeline(kind)
     batch, meta_batch = examples[:12], examples[30:46]
-    losses, estimate, meta_loss = hypergradient(make_loss_pass(nlp, book, params), params, batch,
-                                                meta_batch, fd_step=1e-4, inner_lr=INNER_LR[kind])
+    losses, estimate, meta_loss = hypergradient(
+        make_loss_pass(nlp, book, params), params, batch, meta_batch, fd_step=1e-4, inner_lr=INNER_LR[kind]
+    )
     exact = brute_force(make_loss_pass(nlp, book, params), params, batch, meta_batch, INNER_LR[kind])
     assert numpy.std(exact) > 0
     # The estimate is the derivative of the meta batch's summed loss; brute force measures the mean's.
@@ -66,13 +68,21 @@ def test_class_sums_match_brute_force(kind, macro):
     rare = [eg for eg, lab in zip(examples[:30], labels) if lab == min(labels, key=labels.count)]
     batch, meta_batch = rare[:3] + [eg for eg in examples[:30] if eg not in rare][:13], examples[30:46]
     meta_weights = macro_loss_weights(corpus_labels([eg.reference for eg in meta_batch])) if macro else None
-    _, estimate, _ = hypergradient(make_loss_pass(nlp, book, params), params, batch, meta_batch,
-                                   fd_step=1e-4, inner_lr=INNER_LR[kind], meta_weights=meta_weights)
+    _, estimate, _ = hypergradient(
+        make_loss_pass(nlp, book, params),
+        params,
+        batch,
+        meta_batch,
+        fd_step=1e-4,
+        inner_lr=INNER_LR[kind],
+        meta_weights=meta_weights,
+    )
     rates = ClassRates(corpus_labels([eg.reference for eg in batch]), 0.1, "loss", (0.1, 8.0))
     rates.accumulate(numpy.arange(len(batch)), estimate)
     directions = numpy.array([rates.class_of == k for k in range(len(rates.classes))], dtype="float64")
-    exact = brute_force(make_loss_pass(nlp, book, params), params, batch, meta_batch, INNER_LR[kind], directions,
-                        meta_weights)
+    exact = brute_force(
+        make_loss_pass(nlp, book, params), params, batch, meta_batch, INNER_LR[kind], directions, meta_weights
+    )
     assert len(rates.classes) >= 2 and numpy.abs(exact).max() > 0
     exact *= len(meta_batch)
     numpy.testing.assert_allclose(rates._sum, exact, rtol=0.1, atol=0.05 * numpy.abs(exact).max())
@@ -80,8 +90,10 @@ def test_class_sums_match_brute_force(kind, macro):
 
 def test_parameters_are_restored_exactly():
     nlp, examples, book, params = trained_pipeline("textcat_cnn")
-    snapshot = lambda: [params.array(i).copy() if isinstance(params.array(i), numpy.ndarray)
-                        else params.array(i).clone() for i in range(len(params.thinc) + len(params.torch))]
+    snapshot = lambda: [
+        params.array(i).copy() if isinstance(params.array(i), numpy.ndarray) else params.array(i).clone()
+        for i in range(len(params.thinc) + len(params.torch))
+    ]
     before = snapshot()
     hypergradient(make_loss_pass(nlp, book, params), params, examples[:8], examples[8:16], 1e-4, 2e-4)
     for a, b in zip(before, snapshot()):

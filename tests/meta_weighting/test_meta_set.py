@@ -1,4 +1,5 @@
 """The class-balanced meta split, the paper's way."""
+
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def test_ner_balances_entity_counts_per_type():
     dev_counts, meta_counts = class_counts(dev), class_counts(meta)
     target = median(dev_counts.values())  # LOC's and PER's counts: LOC is well below it
     assert dev_counts["LOC"] < target <= meta_counts["LOC"] < target + 1
-    moved = meta[len(dev):]
+    moved = meta[len(dev) :]
     assert moved and all(any(e.label_ == "LOC" for e in doc.ents) for doc in moved)
     assert meta_counts["PER"] == dev_counts["PER"]  # nothing moved for the common type
     assert len(rest) == len(train) - len(moved)
@@ -60,8 +61,13 @@ def test_tied_entity_types_give_the_same_split_in_every_process():
     follows the string hash seed of the process)."""
     splits = set()
     for hash_seed in ("0", "1", "2", "3"):  # the old set order agreed on all four 1 time in 8
-        out = subprocess.run([sys.executable, "-c", TIED_TYPES], capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONHASHSEED": hash_seed}).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", TIED_TYPES],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        ).stdout
         splits.add(out.strip().splitlines()[-1])
     assert len(splits) == 1
 
@@ -74,8 +80,10 @@ def test_empty_dev_corpus_is_named():
 
 @pytest.mark.parametrize("train_task,dev_task", [("ner", "textcat"), ("textcat", "ner")])
 def test_corpora_of_different_tasks_are_refused(train_task, dev_task):
-    corpora = {"ner": [eg.reference for eg in ner_examples(20)],
-               "textcat": [eg.reference for eg in textcat_examples(20)]}
+    corpora = {
+        "ner": [eg.reference for eg in ner_examples(20)],
+        "textcat": [eg.reference for eg in textcat_examples(20)],
+    }
     kind = {"ner": "an NER corpus", "textcat": "a textcat corpus"}
     with pytest.raises(ValueError, match=rf"train corpus is {kind[train_task]}.*dev corpus is {kind[dev_task]}"):
         make_balanced_meta(corpora[train_task], corpora[dev_task])

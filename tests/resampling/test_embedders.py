@@ -1,4 +1,5 @@
 """The registered embedders for the neighbour boost."""
+
 import json
 import subprocess
 import sys
@@ -8,7 +9,12 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from spacy_hamr.resampling.embedders import make_doc_vectors_embedder, make_npy_embedder, make_sentence_embedder, make_tfidf_embedder
+from spacy_hamr.resampling.embedders import (
+    make_doc_vectors_embedder,
+    make_npy_embedder,
+    make_sentence_embedder,
+    make_tfidf_embedder,
+)
 
 from ..conftest import textcat_examples, write_corpus
 
@@ -32,8 +38,6 @@ def test_tfidf_handles_a_tiny_corpus():
     vectors = make_tfidf_embedder()(textcat_examples(2))
     assert vectors.shape == (2, 1) and vectors.dtype == numpy.float32 and numpy.isfinite(vectors).all()
     assert numpy.abs(vectors).sum(axis=1).min() > 0
-
-
 
 
 def test_npy_rows_follow_the_corpus_not_the_shuffle(tmp_path):
@@ -82,7 +86,9 @@ def test_sentence_embedder_without_the_extra_names_it(monkeypatch, package, sett
     if package != "transformers":  # imported first: without it, the error names transformers
         pytest.importorskip("transformers")
     monkeypatch.setitem(sys.modules, package, None)  # what a missing package gives on import
-    with pytest.raises(ImportError, match=rf"{package} could not be imported.*pip install \"spacy-hamr\[transformers\]\""):
+    with pytest.raises(
+        ImportError, match=rf"{package} could not be imported.*pip install \"spacy-hamr\[transformers\]\""
+    ):
         make_sentence_embedder(**settings)
 
 
@@ -100,6 +106,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[1:
 
 
 def test_default_path_imports_no_package_of_the_extra():
-    out = subprocess.run([sys.executable, "-c", DEFAULT_PATH, *EXTRA_PACKAGES],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", DEFAULT_PATH, *EXTRA_PACKAGES], check=True, capture_output=True, text=True
+    ).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []

@@ -1,4 +1,5 @@
 """The neighbour boost on hand-made embeddings."""
+
 import numpy
 import pytest
 

@@ -1,4 +1,5 @@
 """The sampling distribution p_i ~ (h_i + eps)^alpha (1 + lambda b_i) and its draws."""
+
 import numpy
 from scipy.stats import chisquare
 

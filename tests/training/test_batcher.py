@@ -1,4 +1,5 @@
 """The hamr.v1 batcher called the way spaCy's training loop calls it."""
+
 import json
 import math
 import random
@@ -190,9 +191,17 @@ def test_changed_corpus_is_refused():
 
 @pytest.mark.parametrize(
     "setting,value",
-    [("alpha", -0.1), ("oversampling", 0.0), ("oversampling", -1.0), ("n_neighbors", 0),
-     ("seed_fraction", 0.0), ("seed_fraction", 1.5), ("boost_every", 0), ("boost_weight", -1.0),
-     ("class_power", -1.0)],
+    [
+        ("alpha", -0.1),
+        ("oversampling", 0.0),
+        ("oversampling", -1.0),
+        ("n_neighbors", 0),
+        ("seed_fraction", 0.0),
+        ("seed_fraction", 1.5),
+        ("boost_every", 0),
+        ("boost_weight", -1.0),
+        ("class_power", -1.0),
+    ],
 )
 def test_bad_settings_name_the_setting(setting, value):
     with pytest.raises(ValueError, match=rf"hamr.v1: {setting} must be"):

@@ -1,4 +1,5 @@
 """The hamr.v1 callback's settings, set-up checks and fallbacks."""
+
 import numpy
 import pytest
 import spacy
@@ -12,15 +13,35 @@ from spacy_hamr.meta_weighting.meta_set import check_meta_labels, read_meta_exam
 from spacy_hamr.errors import HamrWarning
 from spacy_hamr.training.shared_state import HamrState
 from spacy_hamr.meta_weighting.weighting import inverse_frequency_weights
-from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, OUTPUT_BIAS, WeightNet, batch_weights, make_optimizer, meta_step, zscore
+from spacy_hamr.meta_weighting.weight_net import (
+    MAX_WEIGHT,
+    MIN_WEIGHT,
+    OUTPUT_BIAS,
+    WeightNet,
+    batch_weights,
+    make_optimizer,
+    meta_step,
+    zscore,
+)
 
 from ..conftest import ner_examples, textcat_examples
 from ..pipelines import trained_pipeline
 
 
-@pytest.mark.parametrize("setting,value", [("weighting", "focal"), ("hardness", "none"), ("ner_loss", "mean"),
-                                           ("meta_every", 0), ("meta_batch_size", 0), ("lookahead_size", 0), ("inner_lr", 0.0),
-                                           ("fd_step", -1.0), ("meta_lr", 0.0)])
+@pytest.mark.parametrize(
+    "setting,value",
+    [
+        ("weighting", "focal"),
+        ("hardness", "none"),
+        ("ner_loss", "mean"),
+        ("meta_every", 0),
+        ("meta_batch_size", 0),
+        ("lookahead_size", 0),
+        ("inner_lr", 0.0),
+        ("fd_step", -1.0),
+        ("meta_lr", 0.0),
+    ],
+)
 def test_bad_settings_name_the_setting(setting, value):
     with pytest.raises(ValueError, match=rf"hamr.v1: {setting} must be"):
         make_hamr_callback(**{setting: value})
@@ -86,9 +107,18 @@ def test_inverse_frequency_weights():
 def test_objective_follows_the_output_layer():
     nlp = spacy.blank("en")
     assert output_is_softmax(nlp.add_pipe("textcat", name="ensemble").model)
-    bow = nlp.add_pipe("textcat", name="bow", config={"model": {"@architectures": "spacy.TextCatBOW.v3",
-                                                                 "exclusive_classes": True, "ngram_size": 1,
-                                                                 "no_output_layer": False}})
+    bow = nlp.add_pipe(
+        "textcat",
+        name="bow",
+        config={
+            "model": {
+                "@architectures": "spacy.TextCatBOW.v3",
+                "exclusive_classes": True,
+                "ngram_size": 1,
+                "no_output_layer": False,
+            }
+        },
+    )
     assert not output_is_softmax(bow.model)
     assert not output_is_softmax(nlp.add_pipe("textcat_multilabel").model)
 
@@ -164,8 +194,17 @@ def test_the_epoch_summary_counts_skipped_meta_steps():
     log = {"meta_loss": [0.5, 0.7], "meta_skipped": ["meta loss nan, meta gradient norm 0"]}
     summary = step_summary(log, numpy.random.default_rng(0))
     assert (summary["meta_steps"], summary["meta_skipped"]) == (2, 1)
-    line = format_statistics({"epoch": 0, "draws": 4, "unique": 3, "max_repeats": 2, "class_share": {"a": 1.0},
-                              **summary})
+    line = format_statistics(
+        {"epoch": 0, "draws": 4, "unique": 3, "max_repeats": 2, "class_share": {"a": 1.0}, **summary}
+    )
     assert "meta loss 0.6000; 1 of 3 meta steps skipped" in line
-    assert "skipped" not in format_statistics({"epoch": 0, "draws": 4, "unique": 3, "max_repeats": 2,
-                                               "class_share": {"a": 1.0}, **step_summary({"meta_loss": [0.5]}, None)})
+    assert "skipped" not in format_statistics(
+        {
+            "epoch": 0,
+            "draws": 4,
+            "unique": 3,
+            "max_repeats": 2,
+            "class_share": {"a": 1.0},
+            **step_summary({"meta_loss": [0.5]}, None),
+        }
+    )

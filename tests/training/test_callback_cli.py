@@ -1,5 +1,6 @@
 """Full HAMR (batcher + callback) through `spacy train` on configs made by
 `spacy init config`, and the trained pipelines loaded by spaCy alone."""
+
 import json
 import math
 import re
@@ -43,8 +44,12 @@ def switch_on_hamr(path, score_weights=None):
 
 def predictions(model_dir, texts, plain):
     if plain:
-        out = subprocess.run([sys.executable, "-c", PLAIN_LOAD, str(model_dir), json.dumps(texts)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", PLAIN_LOAD, str(model_dir), json.dumps(texts)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return json.loads(out.strip().splitlines()[-1])
     import spacy
 
@@ -73,18 +78,32 @@ def hamr_references(value, where=""):
 def naming_hamr(config: Config):
     """What names HAMR in a saved pipeline's config, outside [training] (which
     spacy.load does not resolve)."""
-    return [found for section, value in config.items() if section != "training"
-            for found in hamr_references(value, f"[{section}]")]
+    return [
+        found
+        for section, value in config.items()
+        if section != "training"
+        for found in hamr_references(value, f"[{section}]")
+    ]
 
 
 def test_a_saved_config_names_hamr_by_registry_names_and_the_module_not_by_paths():
     assert hamr_references({"batcher": {"@batchers": "hamr.v1", "size": 1000}}, "[training]") == [
-        "[training].batcher.@batchers = 'hamr.v1'"]
-    assert hamr_references({"log": {"@loggers": "hamr.eval_log.v1"}, "x": ["a", "spacy_hamr.meta_weighting.loss_adapters:f"]}) == [
-        ".log.@loggers = 'hamr.eval_log.v1'", ".x[1] = 'spacy_hamr.meta_weighting.loss_adapters:f'"]
-    saved = {"training": {"batcher": {"@batchers": "hamr.v1"}},
-             "components": {"transformer": {"model": {"@architectures": "spacy-transformers.TransformerModel.v3",
-                                                      "name": "/home/me/spacy-hamr/spacy_hamr/hamr_minilm"}}}}
+        "[training].batcher.@batchers = 'hamr.v1'"
+    ]
+    assert hamr_references(
+        {"log": {"@loggers": "hamr.eval_log.v1"}, "x": ["a", "spacy_hamr.meta_weighting.loss_adapters:f"]}
+    ) == [".log.@loggers = 'hamr.eval_log.v1'", ".x[1] = 'spacy_hamr.meta_weighting.loss_adapters:f'"]
+    saved = {
+        "training": {"batcher": {"@batchers": "hamr.v1"}},
+        "components": {
+            "transformer": {
+                "model": {
+                    "@architectures": "spacy-transformers.TransformerModel.v3",
+                    "name": "/home/me/spacy-hamr/spacy_hamr/hamr_minilm",
+                }
+            }
+        },
+    }
     assert naming_hamr(Config(saved)) == []  # [training] is HAMR's; a path is no reference
     saved["nlp"] = {"batcher": {"@batchers": "hamr.v1"}}
     assert naming_hamr(Config(saved)) == ["[nlp].batcher.@batchers = 'hamr.v1'"]
@@ -102,8 +121,16 @@ def train_with_meta_steps(cfg, data, output, epochs, *overrides):
     counts them and has their mean meta loss) and that none was skipped.
     Returns the log and the epochs' records."""
     log_path = output.parent / f"{output.name}_hamr.jsonl"
-    log = train(cfg, data, output, "--training.max_epochs", str(epochs),
-                "--training.batcher.log_path", str(log_path), *overrides)
+    log = train(
+        cfg,
+        data,
+        output,
+        "--training.max_epochs",
+        str(epochs),
+        "--training.batcher.log_path",
+        str(log_path),
+        *overrides,
+    )
     records = list(srsly.read_jsonl(log_path))
     assert [record["epoch"] for record in records] == list(range(epochs))
     idle = [record["epoch"] for record in records if not math.isfinite(record.get("meta_loss", math.nan))]
@@ -129,7 +156,9 @@ def test_ner_full_hamr_with_macro_f_selection(tmp_path, mit_slice):
     switch_on_hamr(cfg, {"ents_f": 0.0, "ents_p": 0.0, "ents_r": 0.0, "ents_macro_f": 1.0})
     log, _ = train_with_meta_steps(cfg, mit_slice, tmp_path / "out", 1)
     assert "ENTS_MACRO_F" in log.upper() and "weight mean" in log
-    assert_plain_spacy(tmp_path / "out" / "model-best", ["cheap italian food near downtown", "any thai places open now"])
+    assert_plain_spacy(
+        tmp_path / "out" / "model-best", ["cheap italian food near downtown", "any thai places open now"]
+    )
 
 
 def test_same_seed_same_model_bit_for_bit(tmp_path, idai_slice):
@@ -159,8 +188,9 @@ def test_transformer_textcat_with_hamr(tmp_path, idai_tiny):
     cfg = tmp_path / "trf.cfg"
     cfg.write_text((ROOT / "project" / "configs" / "textcat_trf.cfg").read_text())
     switch_on_hamr(cfg)
-    train_with_meta_steps(cfg, idai_tiny, tmp_path / "out", 1, "--components.transformer.model.name",
-                          default_model_path())
+    train_with_meta_steps(
+        cfg, idai_tiny, tmp_path / "out", 1, "--components.transformer.model.name", default_model_path()
+    )
     assert_plain_spacy(tmp_path / "out" / "model-last", ["Roads are cut off in Beira"])
     import spacy
 

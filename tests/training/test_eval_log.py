@@ -1,4 +1,5 @@
 """The hamr.eval_log.v1 logger: one line per evaluation, and the number of updates."""
+
 import pytest
 import spacy
 from spacy.util import registry
@@ -7,9 +8,16 @@ from spacy_hamr.training.eval_log import read_eval_log
 
 
 def info(step, score):
-    return {"epoch": 0, "step": step, "score": score, "words": 10 * step, "seconds": 1,
-            "other_scores": {"ents_f": score, "ents_per_type": {"LOC": {"p": 1.0, "r": 0.5, "f": 0.67}}},
-            "losses": {}, "checkpoints": []}
+    return {
+        "epoch": 0,
+        "step": step,
+        "score": score,
+        "words": 10 * step,
+        "seconds": 1,
+        "other_scores": {"ents_f": score, "ents_per_type": {"LOC": {"p": 1.0, "r": 0.5, "f": 0.67}}},
+        "losses": {},
+        "checkpoints": [],
+    }
 
 
 def test_every_update_is_counted_and_every_evaluation_kept(tmp_path):

@@ -1,5 +1,6 @@
 """Real `spacy train` runs through the CLI, with configs made by `spacy init config`
 and only the batcher swapped, on slices of the paper's datasets."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def spacy_cli(*args, cwd):
-    result = subprocess.run([sys.executable, "-m", "spacy", *map(str, args)], cwd=cwd,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "spacy", *map(str, args)], cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
 
@@ -29,7 +29,8 @@ def init_config(tmp_path, pipeline, name="config.cfg"):
     interpreter that loads every entry point (20 s on a loaded 2-core machine)."""
     path = tmp_path / name
     spacy_init_config(lang="en", pipeline=[pipeline], optimize="efficiency", gpu=False, silent=True).to_disk(
-        path, interpolate=False)
+        path, interpolate=False
+    )
     return path
 
 
@@ -68,8 +69,18 @@ def mit_slice(tmp_path_factory):
 
 
 def train(cfg, data, output, *overrides):
-    return spacy_cli("train", cfg, "--output", output, "--paths.train", data / "train.spacy",
-                     "--paths.dev", data / "dev.spacy", *overrides, cwd=cfg.parent)
+    return spacy_cli(
+        "train",
+        cfg,
+        "--output",
+        output,
+        "--paths.train",
+        data / "train.spacy",
+        "--paths.dev",
+        data / "dev.spacy",
+        *overrides,
+        cwd=cfg.parent,
+    )
 
 
 def test_textcat_config_trains_with_only_the_batcher_swapped(tmp_path, idai_slice):
@@ -95,8 +106,9 @@ def test_same_seed_same_draws_and_same_model(tmp_path, idai_slice):
 def test_ner_config_with_batch_by_padded_keys(tmp_path, mit_slice):
     cfg = init_config(tmp_path, "ner")
     # the keys of spacy.batch_by_padded.v1, as the transformer template has them
-    swap_batcher(cfg, {"@batchers": "hamr.v1", "size": 2000, "buffer": 256,
-                       "discard_oversize": False, "get_length": None})
+    swap_batcher(
+        cfg, {"@batchers": "hamr.v1", "size": 2000, "buffer": 256, "discard_oversize": False, "get_length": None}
+    )
     log = train(cfg, mit_slice, tmp_path / "out", "--training.max_epochs", "1")
     assert "[hamr] epoch 0: 240 draws" in log
     assert "Location" in log  # NER class shares name the entity types
@@ -108,8 +120,21 @@ def train_generated_textcat(tmp_path, *overrides) -> subprocess.CompletedProcess
     cfg = init_config(tmp_path, "textcat")
     swap_batcher(cfg)
     return subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(cfg), "--paths.train", str(data / "train.spacy"),
-         "--paths.dev", str(data / "dev.spacy"), *overrides], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "train",
+            str(cfg),
+            "--paths.train",
+            str(data / "train.spacy"),
+            "--paths.dev",
+            str(data / "dev.spacy"),
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_streaming_corpus_fails_with_a_clear_message(tmp_path):

@@ -1,5 +1,6 @@
 """Bad settings and files stop training before its first step, with a message
 naming the setting or file at fault."""
+
 import inspect
 import re
 from typing import get_args
@@ -39,16 +40,20 @@ def resolve_training(batcher: str = "", callback: str = ""):
 
 def numeric_settings(func):
     """The settings of `func` typed int or float (alone, optional or in a union)."""
+
     def numeric(annotation):
         return annotation in (int, float) or any(a in (int, float) for a in get_args(annotation))
 
     return [name for name, p in inspect.signature(func).parameters.items() if numeric(p.annotation)]
 
 
-@pytest.mark.parametrize("func,block,setting", [
-    *[(configure_hamr_batcher, "training.batcher", s) for s in numeric_settings(configure_hamr_batcher)],
-    *[(make_hamr_callback, "training.before_update", s) for s in numeric_settings(make_hamr_callback)],
-])
+@pytest.mark.parametrize(
+    "func,block,setting",
+    [
+        *[(configure_hamr_batcher, "training.batcher", s) for s in numeric_settings(configure_hamr_batcher)],
+        *[(make_hamr_callback, "training.before_update", s) for s in numeric_settings(make_hamr_callback)],
+    ],
+)
 def test_a_quoted_number_names_the_setting(func, block, setting):
     required = {"size": 100} if func is configure_hamr_batcher else {}
     with pytest.raises(ValueError, match=rf"\[{block}\] hamr.v1: {setting} must be a number, got the string '1'"):
@@ -174,8 +179,10 @@ def test_npy_row_count_stops_a_one_epoch_run_before_its_first_update(tmp_path, m
     """The embedder runs at the first boost, after epoch 0: a one-epoch run never gets there."""
     DocBin(docs=[eg.reference for eg in textcat_examples(10)]).to_disk(tmp_path / "train.spacy")
     numpy.save(tmp_path / "vec.npy", numpy.zeros((9, 2), dtype="float32"))
-    config = load_config_from_str(PIPELINE, overrides={"paths.train": str(tmp_path / "train.spacy"),
-                                                       "paths.embeddings": str(tmp_path / "vec.npy")})
+    config = load_config_from_str(
+        PIPELINE,
+        overrides={"paths.train": str(tmp_path / "train.spacy"), "paths.embeddings": str(tmp_path / "vec.npy")},
+    )
     nlp = init_nlp(Language.default_config.merge(config))
 
     def no_update(*args, **kwargs):
