@@ -17,7 +17,6 @@ from statistics import median
 import srsly
 
 from common import DEFAULT_DATA, dataset_corpus, make_config, run
-
 from spacy_hamr.experiments.variants import VARIANTS  # noqa: E402
 
 

@@ -150,7 +150,6 @@ def closure(python_version=None, stop=frozenset()):
 
 def carried(python_version=None):
     """name==version of each installed distribution in the closure that the image does not provide."""
-    import importlib.metadata as md
 
     found = closure(python_version, stop=IMAGE)
     missing = sorted(key for key, (dist, _) in found.items() if dist is None)

@@ -32,8 +32,8 @@ from statistics import median
 
 from thinc.api import Config
 
-from spacy_hamr.training.eval_log import read_eval_log
 from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.training.eval_log import read_eval_log
 
 
 class TrainingFailed(RuntimeError):
@@ -69,7 +69,7 @@ def train(config: Path, corpus: Path, output: Path, gpu_id: int, epochs: int, mo
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise TimeoutError(f"stopped after {time.perf_counter() - start:.0f} s: the budget ran out")
+        raise TimeoutError(f"stopped after {time.perf_counter() - start:.0f} s: the budget ran out") from None
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise TrainingFailed(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")

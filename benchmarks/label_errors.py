@@ -26,29 +26,27 @@ and recall (and flags per 1,000 examples); trainings and wall time.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy
+import spacy
 import srsly
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
-import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
 from common import DEFAULT_DATA, dataset_corpus, make_config, run
-
+from spacy_hamr.corpus import read_docs
+from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402
 from spacy_hamr.label_errors.audit import predict_probabilities  # noqa: E402
-from spacy_hamr.resampling.embedders import make_tfidf_embedder  # noqa: E402
 from spacy_hamr.label_errors.ranking import hardness_scores, is_suspect  # noqa: E402
 from spacy_hamr.label_errors.training_dynamics import textcat_errors  # noqa: E402
+from spacy_hamr.resampling.embedders import make_tfidf_embedder  # noqa: E402
 from spacy_hamr.resampling.neighbors import NeighbourIndex  # noqa: E402
-from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402
 from spacy_hamr.training.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
-from spacy_hamr.corpus import read_docs
 
 N_NEIGHBOURS = 10
 # The single runs: HAMR, and the same two blocks recording only (uniform shuffled epochs, unweighted).

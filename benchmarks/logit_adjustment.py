@@ -25,9 +25,9 @@ import spacy
 import srsly
 from spacy.training import Corpus
 
-from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, draws_prior
-from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.corpus import read_docs
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, draws_prior
 
 
 def scores_on(nlp, test, minority):

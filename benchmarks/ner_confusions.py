@@ -12,6 +12,7 @@ from pathlib import Path
 import spacy
 import srsly
 from spacy.tokens import Doc
+
 from spacy_hamr.corpus import read_docs
 
 

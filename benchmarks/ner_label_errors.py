@@ -24,10 +24,9 @@ import srsly
 from spacy.tokens import DocBin
 
 from common import DEFAULT_DATA, dataset_corpus, make_config, run
-
+from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
 from spacy_hamr.label_errors.span_suspects import find_span_suspects  # noqa: E402
-from spacy_hamr.corpus import read_docs
 
 
 def overlaps(a, b) -> bool:

@@ -25,11 +25,10 @@ from statistics import mean, pstdev
 
 import srsly
 
-from spacy_hamr.training.eval_log import read_eval_log
+from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.experiments.variants import VARIANTS
-
-from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
+from spacy_hamr.training.eval_log import read_eval_log
 
 
 def scores(metrics: dict, minority: str, prefix: str = "") -> dict:

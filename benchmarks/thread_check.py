@@ -25,7 +25,6 @@ import srsly
 from thinc.api import Config
 
 from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
-
 from spacy_hamr.experiments.convert import convert_dataset  # noqa: E402
 from spacy_hamr.experiments.variants import variant_config  # noqa: E402
 

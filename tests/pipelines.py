@@ -6,8 +6,8 @@ import spacy
 import torch
 from thinc.api import fix_random_seed
 
-from spacy_hamr.meta_weighting.loss_adapters import LossBook, install
 from spacy_hamr.meta_weighting.lookahead import TrainableParams
+from spacy_hamr.meta_weighting.loss_adapters import LossBook, install
 
 from .conftest import ner_examples, textcat_examples
 

@@ -11,16 +11,16 @@ import spacy
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.logit_adjustment.adjust import plan_adjustment
-from spacy_hamr.training.batcher import configure_hamr_batcher
-from spacy_hamr.meta_weighting.loss_adapters import Visit
 from spacy_hamr.errors import HamrWarning
+from spacy_hamr.logit_adjustment.adjust import plan_adjustment
+from spacy_hamr.meta_weighting.loss_adapters import Visit
+from spacy_hamr.training.batcher import configure_hamr_batcher
 from spacy_hamr.training.shared_state import HamrState
 from spacy_hamr.training.state_file import write_state
 
+from .cli.test_cli import spacy_cli, write_dataset
 from .conftest import generated_corpus, textcat_examples, write_corpus
 from .label_errors.test_audit import audit, stops_before_training
-from .cli.test_cli import spacy_cli, write_dataset
 from .training.test_train_cli import init_config
 from .training.test_validation import resolve_training
 

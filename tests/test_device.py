@@ -15,16 +15,16 @@ from spacy.util import load_config, load_model_from_config
 from thinc.api import Adam, Linear, Softmax, chain, fix_random_seed, get_current_ops, set_current_ops
 
 from spacy_hamr.meta_weighting import random_streams
-from spacy_hamr.training.callback import make_loss_pass
+from spacy_hamr.meta_weighting.lookahead import Perturbation, TrainableParams, gradient_norm, hypergradient
 from spacy_hamr.meta_weighting.loss_adapters import LossBook, TextcatWeighting, install
-from spacy_hamr.resampling.embedders import make_doc_vectors_embedder
-from spacy_hamr.meta_weighting.lookahead import Perturbation, TrainableParams, hypergradient, gradient_norm
-from spacy_hamr.resampling.neighbors import NeighbourIndex
 from spacy_hamr.meta_weighting.random_streams import frozen_randomness
+from spacy_hamr.resampling.embedders import make_doc_vectors_embedder
+from spacy_hamr.resampling.neighbors import NeighbourIndex
+from spacy_hamr.training.callback import make_loss_pass
 
 from .conftest import ROOT, textcat_examples
-from .pipelines import trained_pipeline
 from .meta_weighting.test_hypergradient import brute_force
+from .pipelines import trained_pipeline
 from .stand_in_device import DeviceArray, StandInOps, to_stand_in
 from .tiny_transformer import save_tiny_bert
 

@@ -10,17 +10,17 @@ import pytest
 from thinc.api import Config, NumpyOps, require_gpu, set_current_ops
 from thinc.util import gpu_is_available
 
-from spacy_hamr.training.callback import make_loss_pass
-from spacy_hamr.meta_weighting.lookahead import hypergradient
 from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.meta_weighting.lookahead import hypergradient
+from spacy_hamr.training.callback import make_loss_pass
 
 from .conftest import ROOT, generated_corpus
-from .pipelines import trained_pipeline
-from .training.test_callback_cli import train_with_meta_steps
-from .test_device import tiny_transformer_pipeline, transformer_passes
 from .meta_weighting.test_hypergradient import INNER_LR, brute_force
-from .training.test_train_cli import init_config
+from .pipelines import trained_pipeline
+from .test_device import tiny_transformer_pipeline, transformer_passes
 from .tiny_transformer import save_tiny_bert
+from .training.test_callback_cli import train_with_meta_steps
+from .training.test_train_cli import init_config
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_is_available(), reason="needs a CUDA GPU (and cupy)")]
 

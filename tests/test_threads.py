@@ -15,10 +15,10 @@ from spacy.training import Example
 from thinc.api import Config
 from threadpoolctl import threadpool_limits
 
-from spacy_hamr.resampling.embedders import make_tfidf_embedder
-from spacy_hamr.threads import one_thread, thread_counts
 from spacy_hamr.experiments.variants import variant_config
 from spacy_hamr.meta_weighting.weight_net import WeightNet, make_optimizer, meta_step
+from spacy_hamr.resampling.embedders import make_tfidf_embedder
+from spacy_hamr.threads import one_thread, thread_counts
 
 from .conftest import generated_corpus
 from .training.test_train_cli import init_config

@@ -152,10 +152,12 @@ def plot_per_class(per_class: dict, counts: dict, out: Path) -> None:
         labels = sorted(counts[dataset], key=counts[dataset].get)
         y = numpy.arange(len(labels))
         for offset, run in ((-0.2, "baseline"), (0.2, "hamr")):
-            ax.barh(y + offset, [per_class[dataset][run][l] for l in labels], height=0.4, label=run)
+            ax.barh(y + offset, [per_class[dataset][run][label] for label in labels], height=0.4, label=run)
         total = sum(counts[dataset].values())
         ax.set_yticks(
-            y, [f"{l.replace('_', ' ')} ({100 * counts[dataset][l] / total:.1f}%)" for l in labels], fontsize=8
+            y,
+            [f"{label.replace('_', ' ')} ({100 * counts[dataset][label] / total:.1f}%)" for label in labels],
+            fontsize=8,
         )
         ax.invert_yaxis()
         ax.set_xlim(0, 100)

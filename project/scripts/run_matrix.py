@@ -18,10 +18,10 @@ from pathlib import Path
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.experiments.convert import read_records, is_ner
+from spacy_hamr.experiments.convert import is_ner, read_records
+from spacy_hamr.experiments.variants import VARIANTS, variant_config
 from spacy_hamr.resampling.embedders import default_model_path
 from spacy_hamr.training.eval_log import read_eval_log
-from spacy_hamr.experiments.variants import VARIANTS, variant_config
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
 

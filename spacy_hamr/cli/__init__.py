@@ -9,7 +9,7 @@ from .convert import convert, convert_cli
 from .find_label_errors import find_label_errors_cli
 from .hard_examples import hard_examples, hard_examples_cli
 from .make_meta import make_meta, make_meta_cli
-from .variant_config import write_variant_config, variant_config_cli
+from .variant_config import variant_config_cli, write_variant_config
 
 __all__ = [
     "hamr_cli",

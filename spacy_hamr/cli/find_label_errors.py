@@ -63,6 +63,7 @@ def find_label_errors(
 ) -> Dict:
     """Run the audit; write its files to output_dir; return the summary.
     Raises ValueError, before any training, for what the folds could not train."""
+    from .._private_api import config_overrides
     from ..label_errors.audit import (
         finding_records,
         out_of_sample_probabilities,
@@ -70,7 +71,6 @@ def find_label_errors(
         rank_label_errors,
         summary_of,
     )
-    from .._private_api import config_overrides
     from ..label_errors.prodigy import review_command, textcat_task
 
     start = time.perf_counter()

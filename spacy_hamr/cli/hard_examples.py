@@ -75,8 +75,8 @@ def hard_examples(
     from ..label_errors.html_page import write_html
     from ..label_errors.prodigy import write_review
     from ..label_errors.report import build_report
-    from ..util import progress
     from ..training.state_file import corpus_positions, read_state
+    from ..util import progress
 
     output_dir = output_folder(output_dir)
     nlp = spacy.load(model)

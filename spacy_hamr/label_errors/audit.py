@@ -22,10 +22,10 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import registry
 from thinc.api import require_gpu
 
-from ..textcat_output import exclusive_classes_block, scores_per_label
-from .training_dynamics import gold_indices
 from ..corpus import read_docs
 from ..labels import positive_categories
+from ..textcat_output import exclusive_classes_block, scores_per_label
+from .training_dynamics import gold_indices
 
 AUDIT_EXTRA = "pip install 'spacy-hamr[audit]'"
 # Stands for a fold's train.spacy when checking that the folds' [paths] train reaches the train corpus.

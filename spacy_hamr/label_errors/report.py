@@ -27,9 +27,14 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from ..textcat_output import exclusive_classes_block
-from ..resampling.embedders import make_tfidf_embedder
 from ..errors import HamrWarning
+from ..labels import NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
+from ..resampling.embedders import make_tfidf_embedder
+from ..resampling.neighbors import Embedder, NeighbourIndex
+from ..textcat_output import exclusive_classes_block
+from ..training.state_file import in_corpus_order
+from .ranking import hardness_scores, is_suspect, model_agrees, scored_per_label
+from .span_suspects import KINDS, Suspect, find_span_suspects, sentence_scores
 from .training_dynamics import (
     TextcatErrors,
     from_to_table,
@@ -38,11 +43,6 @@ from .training_dynamics import (
     per_class_estimate,
     textcat_errors,
 )
-from ..labels import NO_LABEL, corpus_labels, is_textcat, positive_categories, primary_labels
-from ..resampling.neighbors import Embedder, NeighbourIndex
-from .ranking import hardness_scores, is_suspect, model_agrees, scored_per_label
-from .span_suspects import KINDS, Suspect, find_span_suspects, sentence_scores
-from ..training.state_file import in_corpus_order
 
 
 def embedder_of(nlp: Language) -> Embedder:

@@ -36,9 +36,9 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Config, Model
 
-from ..textcat_output import exclusive_classes_block, scores_per_label
 from ..errors import HamrWarning
 from ..labels import class_counts
+from ..textcat_output import exclusive_classes_block, scores_per_label
 
 # tau grid for exclusive textcat: 0 (no adjustment) to 2 (twice Menon et al.'s tau = 1).
 TAUS = numpy.round(numpy.arange(0.0, 2.0001, 0.05), 2)

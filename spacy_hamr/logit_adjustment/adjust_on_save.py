@@ -14,6 +14,10 @@ from typing import Callable, Optional
 
 from spacy.language import Language
 
+from ..corpus import check_corpus_path, read_examples
+from ..errors import LOGIT_ADJUSTMENT_BLOCK
+from ..training.shared_state import active_state
+from ..util import status
 from .adjust import (
     class_prior,
     is_exclusive,
@@ -23,10 +27,6 @@ from .adjust import (
     textcat_component,
     trained_on_draws,
 )
-from ..corpus import check_corpus_path, read_examples
-from ..training.shared_state import active_state
-from ..errors import LOGIT_ADJUSTMENT_BLOCK
-from ..util import status
 
 
 def make_logit_adjustment(

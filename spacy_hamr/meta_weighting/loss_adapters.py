@@ -27,10 +27,10 @@ from spacy.language import Language
 from spacy.pipeline import EntityRecognizer, MultiLabel_TextCategorizer, TextCategorizer
 from spacy.training import Example
 
-from ..labels import POSITIVE
-from ..textcat_output import output_is_softmax
 from .._private_api import examples_to_truth, replace_component
 from ..errors import CALLBACK_BLOCK
+from ..labels import POSITIVE
+from ..textcat_output import output_is_softmax
 from ..util import status
 
 

@@ -20,10 +20,18 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from ..labels import NO_ENTITY, NO_LABEL, corpus_labels, doc_labels, is_textcat, label_counts, primary_labels
 from ..corpus import read_examples
 from ..errors import CALLBACK_BLOCK, HamrWarning
-from ..labels import class_counts
+from ..labels import (
+    NO_ENTITY,
+    NO_LABEL,
+    class_counts,
+    corpus_labels,
+    doc_labels,
+    is_textcat,
+    label_counts,
+    primary_labels,
+)
 
 
 def read_meta_examples(nlp: Language, meta_path: Optional[Path]) -> List[Example]:

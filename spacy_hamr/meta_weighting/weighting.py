@@ -13,10 +13,10 @@ from typing import Dict, List, Sequence, Tuple
 import numpy
 from spacy.language import Language
 
-from .loss_adapters import LossBook
-from ..labels import balanced_prior
 from ..errors import CALLBACK_BLOCK
+from ..labels import balanced_prior
 from ..util import status
+from .loss_adapters import LossBook
 from .weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
 Weights = Tuple[numpy.ndarray, numpy.ndarray]  # (loss weights, hardness signal)

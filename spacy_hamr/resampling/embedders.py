@@ -24,10 +24,9 @@ from spacy.vocab import Vocab
 from thinc.api import get_current_ops
 
 from ..corpus import read_docs
-from .neighbors import Embedder
-from ..util import progress
-from ..util import check_numbers
 from ..threads import one_thread
+from ..util import check_numbers, progress
+from .neighbors import Embedder
 
 TRANSFORMERS_EXTRA = 'pip install "spacy-hamr[transformers]"'
 

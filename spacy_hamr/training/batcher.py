@@ -22,17 +22,16 @@ import srsly
 from spacy.training import Example
 from spacy.training.batchers import configure_minibatch_by_padded_size, configure_minibatch_by_words
 
-from ..resampling.embedders import make_tfidf_embedder
+from ..errors import BATCHER_BLOCK, HamrWarning
 from ..labels import NO_LABEL, balanced_prior
+from ..resampling.embedders import make_tfidf_embedder
 from ..resampling.neighbors import EXACT_SEARCH_LIMIT, Embedder, NeighbourBoost
 from ..resampling.sampling import draw_epoch, epoch_draws, sampling_probabilities
-from ..errors import BATCHER_BLOCK, HamrWarning
-from ..util import check_numbers
+from ..threads import thread_counts
+from ..util import check_numbers, status
+from .epoch_stats import draw_statistics, format_statistics, step_summary
 from .shared_state import HamrState, activate
 from .state_file import write_state
-from ..util import status
-from .epoch_stats import draw_statistics, format_statistics, step_summary
-from ..threads import thread_counts
 
 Sizing = Union[Sequence[int], int]
 Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]

@@ -30,20 +30,19 @@ from spacy.language import Language
 from spacy.pipeline import EntityRecognizer
 from spacy.training import Example
 
-from ..meta_weighting.class_rates import ClassRates, ClassRatesMode
-from ..meta_weighting.loss_adapters import LossBook, install
-from ..resampling.hardness import HARDNESS_RULES, HardnessName, global_decay
-from ..labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
-from ..meta_weighting.lookahead import LossPass, TrainableParams, hypergradient
-from ..meta_weighting.meta_set import balanced_meta_indices, check_meta_labels, read_meta_examples
 from ..corpus import check_corpus_path
-from .scoring import with_macro_f
 from ..errors import CALLBACK_BLOCK, HamrWarning
-from ..util import check_numbers
-from .shared_state import HamrState, active_state
-from ..util import status
+from ..labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
+from ..meta_weighting.class_rates import ClassRates, ClassRatesMode
+from ..meta_weighting.lookahead import LossPass, TrainableParams, hypergradient
+from ..meta_weighting.loss_adapters import LossBook, install
+from ..meta_weighting.meta_set import balanced_meta_indices, check_meta_labels, read_meta_examples
 from ..meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT
 from ..meta_weighting.weighting import ClassWeights, InverseFrequency, MetaLearned, Unweighted, check_class_weighting
+from ..resampling.hardness import HARDNESS_RULES, HardnessName, global_decay
+from ..util import check_numbers, status
+from .scoring import with_macro_f
+from .shared_state import HamrState, active_state
 
 # Typed as Literal so that spaCy's config validation names a bad value.
 Weighting = Literal["meta", "none", "inverse_frequency", "class_weights"]

@@ -19,7 +19,6 @@ from typing import IO, Callable, Dict, Optional, Tuple
 
 from spacy.language import Language
 
-
 LogStep = Callable[[Optional[Dict]], None]
 
 

@@ -43,7 +43,7 @@ class HamrState:
         self.current_examples: List[Example] = []
         # Set by the callback with class rates on; the batcher logs them and,
         # where they act on sampling, multiplies its base rate by them.
-        self.class_rates: Optional["ClassRates"] = None
+        self.class_rates: Optional[ClassRates] = None
         self.epoch = 0
         # What the callback did this epoch (weights, meta losses); the batcher
         # summarises it into the epoch's log line and empties it.

@@ -38,7 +38,7 @@ def fingerprint(doc: Doc) -> int:
     """A 64-bit hash of a Doc's text and gold annotation (categories, entities)."""
     cats = ";".join(f"{label}={score:g}" for label, score in sorted(doc.cats.items()))
     ents = ";".join(f"{ent.start}:{ent.end}:{ent.label_}" for ent in doc.ents)
-    digest = hashlib.blake2b(f"{doc.text}\x00{cats}\x00{ents}".encode("utf8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{doc.text}\x00{cats}\x00{ents}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
 

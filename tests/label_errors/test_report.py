@@ -10,9 +10,9 @@ import srsly
 from spacy.tokens import DocBin
 from thinc.api import Config
 
+from spacy_hamr.corpus import read_docs
 from spacy_hamr.label_errors.ranking import hardness_scores, is_suspect
 from spacy_hamr.training.state_file import corpus_positions, fingerprint, read_state
-from spacy_hamr.corpus import read_docs
 
 from ..conftest import textcat_examples
 
@@ -104,9 +104,10 @@ def train_with_state(folder, pipeline, dev_examples, epochs, record_only=False):
 
 @pytest.mark.slow
 def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tmp_path):
-    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
     from spacy.cli import app
     from typer.testing import CliRunner
+
+    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
 
     flipped = flipped_corpus(tmp_path / "train.spacy")
     train_with_state(tmp_path, "textcat", textcat_examples(40, seed=1), epochs=10, record_only=True)
@@ -171,9 +172,10 @@ def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tm
 
 @pytest.mark.slow
 def test_a_resampled_run_is_reported_with_a_warning(tmp_path):
-    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
     from spacy.cli import app
     from typer.testing import CliRunner
+
+    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
 
     flipped_corpus(tmp_path / "train.spacy", n=120)
     train_with_state(tmp_path, "textcat", textcat_examples(30, seed=1), epochs=3)

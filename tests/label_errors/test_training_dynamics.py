@@ -7,11 +7,11 @@ import pytest
 import spacy
 from spacy.tokens import Doc, Span
 
-from spacy_hamr.meta_weighting.loss_adapters import Visit, gold_confidence
-from spacy_hamr.label_errors.training_dynamics import from_to_table, gold_indices, per_class_estimate, textcat_errors
 from spacy_hamr.experiments.planted_errors import NER_KINDS, flip_labels, plant_ner_errors
 from spacy_hamr.label_errors.prodigy import ner_task, review_command, textcat_task
 from spacy_hamr.label_errors.span_suspects import Suspect, doc_suspects, sentence_scores
+from spacy_hamr.label_errors.training_dynamics import from_to_table, gold_indices, per_class_estimate, textcat_errors
+from spacy_hamr.meta_weighting.loss_adapters import Visit, gold_confidence
 from spacy_hamr.training.shared_state import HamrState
 from spacy_hamr.training.state_file import read_state, write_state
 

@@ -10,6 +10,7 @@ import pytest
 import spacy
 from spacy.training import Example
 
+from spacy_hamr.corpus import read_docs
 from spacy_hamr.logit_adjustment.adjust import (
     adjust_pipeline,
     class_prior,
@@ -19,7 +20,6 @@ from spacy_hamr.logit_adjustment.adjust import (
     textcat_component,
 )
 from spacy_hamr.logit_adjustment.adjust_on_save import make_logit_adjustment
-from spacy_hamr.corpus import read_docs
 
 from ..conftest import ner_examples, textcat_examples, write_corpus
 from ..pipelines import trained_pipeline
@@ -170,9 +170,9 @@ def test_callback_refuses_a_missing_file(tmp_path):
 
 @pytest.mark.slow
 def test_adjust_command_and_the_result_loads_in_plain_spacy(tmp_path):
+    from ..conftest import generated_corpus
     from ..training.test_callback_cli import PLAIN_LOAD
     from ..training.test_train_cli import init_config, train
-    from ..conftest import generated_corpus
 
     data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
     cfg = init_config(tmp_path, "textcat")
@@ -209,8 +209,8 @@ def test_adjust_command_and_the_result_loads_in_plain_spacy(tmp_path):
 def test_spacy_train_saves_model_best_adjusted(tmp_path):
     from thinc.api import Config
 
-    from ..training.test_train_cli import init_config, train
     from ..conftest import generated_corpus
+    from ..training.test_train_cli import init_config, train
 
     data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
     cfg = init_config(tmp_path, "textcat")
@@ -259,9 +259,9 @@ def test_the_command_refuses_a_model_trained_on_draws_given_the_corpus_prior(tmp
     "batcher", [{**HAMR_BATCHER, "resample": False}, {"@batchers": "spacy.batch_by_words.v1", "size": 1000}]
 )
 def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_path, batcher):
-    from spacy_hamr.cli.adjust import adjust
-
     from spacy.training import Corpus
+
+    from spacy_hamr.cli.adjust import adjust
 
     model = saved_with_batcher(tmp_path, batcher)
     adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy")
@@ -279,8 +279,8 @@ def test_spacy_train_under_hamr_adjusts_with_the_draws_shares(tmp_path):
     import srsly
     from thinc.api import Config
 
-    from spacy_hamr.logit_adjustment.adjust import draws_prior
     from spacy_hamr.experiments.variants import variant_config
+    from spacy_hamr.logit_adjustment.adjust import draws_prior
 
     from ..conftest import generated_corpus
     from ..training.test_train_cli import init_config, train

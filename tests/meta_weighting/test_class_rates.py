@@ -11,13 +11,13 @@ import pytest
 from spacy.tokens import DocBin
 from thinc.api import fix_random_seed
 
+from spacy_hamr.labels import macro_loss_weights, primary_labels
+from spacy_hamr.meta_weighting.class_rates import ClassRates
+from spacy_hamr.meta_weighting.meta_set import balanced_meta_indices, make_balanced_meta
+from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
 from spacy_hamr.training.batcher import configure_hamr_batcher
 from spacy_hamr.training.callback import make_hamr_callback
-from spacy_hamr.meta_weighting.class_rates import ClassRates
-from spacy_hamr.labels import macro_loss_weights, primary_labels
-from spacy_hamr.meta_weighting.meta_set import balanced_meta_indices, make_balanced_meta
 from spacy_hamr.training.epoch_stats import format_statistics
-from spacy_hamr.meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, make_optimizer
 
 from ..conftest import ner_examples, textcat_examples
 from ..pipelines import trained_pipeline

@@ -4,11 +4,11 @@ the weighted SGD step with w_i +- 1 and measure the meta loss."""
 import numpy
 import pytest
 
-from spacy_hamr.training.callback import make_loss_pass
-from spacy_hamr.meta_weighting.class_rates import ClassRates
 from spacy_hamr.labels import corpus_labels, macro_loss_weights
+from spacy_hamr.meta_weighting.class_rates import ClassRates
 from spacy_hamr.meta_weighting.lookahead import Perturbation, hypergradient
 from spacy_hamr.meta_weighting.random_streams import frozen_randomness
+from spacy_hamr.training.callback import make_loss_pass
 
 from ..pipelines import trained_pipeline
 
@@ -90,10 +90,13 @@ def test_class_sums_match_brute_force(kind, macro):
 
 def test_parameters_are_restored_exactly():
     nlp, examples, book, params = trained_pipeline("textcat_cnn")
-    snapshot = lambda: [
-        params.array(i).copy() if isinstance(params.array(i), numpy.ndarray) else params.array(i).clone()
-        for i in range(len(params.thinc) + len(params.torch))
-    ]
+
+    def snapshot():
+        return [
+            params.array(i).copy() if isinstance(params.array(i), numpy.ndarray) else params.array(i).clone()
+            for i in range(len(params.thinc) + len(params.torch))
+        ]
+
     before = snapshot()
     hypergradient(make_loss_pass(nlp, book, params), params, examples[:8], examples[8:16], 1e-4, 2e-4)
     for a, b in zip(before, snapshot()):

@@ -7,8 +7,8 @@ from statistics import median
 
 import pytest
 
-from spacy_hamr.meta_weighting.meta_set import make_balanced_meta
 from spacy_hamr.labels import class_counts
+from spacy_hamr.meta_weighting.meta_set import make_balanced_meta
 
 from ..conftest import ner_examples, textcat_examples
 

@@ -56,8 +56,11 @@ def test_approximate_index_agrees_on_clustered_data():
     hardness = rng.random(2000)
     b_exact = neighbour_boost(exact, hardness, 0.1, 10)
     b_approx = neighbour_boost(approx, hardness, 0.1, 10)
+
     # within a tight cluster the neighbours are near-ties, so compare the boost per cluster
-    per_cluster = lambda b: b.reshape(20, 100).sum(axis=1)
+    def per_cluster(b):
+        return b.reshape(20, 100).sum(axis=1)
+
     assert numpy.corrcoef(per_cluster(b_exact), per_cluster(b_approx))[0, 1] > 0.95
 
 

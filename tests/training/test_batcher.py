@@ -9,9 +9,9 @@ import numpy
 import pytest
 from spacy.training import Example
 
-from spacy_hamr.training.batcher import configure_hamr_batcher
-from spacy_hamr.labels import NO_ENTITY, NO_LABEL
 from spacy_hamr.errors import HamrWarning
+from spacy_hamr.labels import NO_ENTITY, NO_LABEL
+from spacy_hamr.training.batcher import configure_hamr_batcher
 from spacy_hamr.training.shared_state import active_state
 
 from ..conftest import ner_examples, textcat_examples

@@ -6,13 +6,9 @@ import spacy
 import torch
 from spacy.tokens import DocBin
 
-from spacy_hamr.training.callback import filled, make_hamr_callback, make_loss_pass
-from spacy_hamr.meta_weighting.loss_adapters import LossBook, install
-from spacy_hamr.textcat_output import output_is_softmax
-from spacy_hamr.meta_weighting.meta_set import check_meta_labels, read_meta_examples
 from spacy_hamr.errors import HamrWarning
-from spacy_hamr.training.shared_state import HamrState
-from spacy_hamr.meta_weighting.weighting import inverse_frequency_weights
+from spacy_hamr.meta_weighting.loss_adapters import LossBook, install
+from spacy_hamr.meta_weighting.meta_set import check_meta_labels, read_meta_examples
 from spacy_hamr.meta_weighting.weight_net import (
     MAX_WEIGHT,
     MIN_WEIGHT,
@@ -23,6 +19,10 @@ from spacy_hamr.meta_weighting.weight_net import (
     meta_step,
     zscore,
 )
+from spacy_hamr.meta_weighting.weighting import inverse_frequency_weights
+from spacy_hamr.textcat_output import output_is_softmax
+from spacy_hamr.training.callback import filled, make_hamr_callback, make_loss_pass
+from spacy_hamr.training.shared_state import HamrState
 
 from ..conftest import ner_examples, textcat_examples
 from ..pipelines import trained_pipeline

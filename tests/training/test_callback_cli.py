@@ -12,10 +12,10 @@ import pytest
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.experiments.variants import variant_config
 from spacy_hamr.corpus import read_docs
+from spacy_hamr.experiments.variants import variant_config
 
-from .test_train_cli import idai_slice, init_config, mit_slice, train  # noqa: F401 (fixtures)
+from .test_train_cli import init_config, train
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +173,7 @@ def test_same_seed_same_model_bit_for_bit(tmp_path, idai_slice):
 
 @pytest.fixture(scope="module")
 def idai_tiny(tmp_path_factory):
-    from .test_train_cli import dataset_slice
+    from .conftest import dataset_slice
 
     return dataset_slice(tmp_path_factory, "cyclone_idai_2019", 40)
 

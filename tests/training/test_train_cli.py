@@ -3,14 +3,11 @@ and only the batcher swapped, on slices of the paper's datasets."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from spacy.cli.init_config import init_config as spacy_init_config
 from spacy.util import load_config
 from thinc.api import Config
-
-from spacy_hamr.experiments.convert import convert_dataset
 
 from ..conftest import generated_corpus
 
@@ -44,28 +41,6 @@ def swap_batcher(path, block=None):
         config["training"]["batcher"] = block
         config.to_disk(path)
     assert load_config(path)["training"]["batcher"]["@batchers"] == "hamr.v1"
-
-
-def dataset_slice(tmp_path_factory, name: str, limit: int) -> Path:
-    """The first `limit` records of each split of a real dataset, as .spacy files."""
-    from ..conftest import datasets_dir
-
-    src = datasets_dir() / name
-    if not src.exists():
-        pytest.skip("real datasets not found")
-    out = tmp_path_factory.mktemp(name)
-    convert_dataset(src, out, limit=limit)
-    return out
-
-
-@pytest.fixture(scope="module")
-def idai_slice(tmp_path_factory):
-    return dataset_slice(tmp_path_factory, "cyclone_idai_2019", 300)
-
-
-@pytest.fixture(scope="module")
-def mit_slice(tmp_path_factory):
-    return dataset_slice(tmp_path_factory, "mit_restaurant", 200)
 
 
 def train(cfg, data, output, *overrides):

@@ -14,9 +14,9 @@ from spacy.training.loop import train
 from spacy.util import load_config_from_str, registry
 from thinc.api import ConfigValidationError
 
+from spacy_hamr.resampling.hardness import HARDNESS_RULES, HardnessName
 from spacy_hamr.training.batcher import configure_hamr_batcher
 from spacy_hamr.training.callback import make_hamr_callback
-from spacy_hamr.resampling.hardness import HARDNESS_RULES, HardnessName
 
 from ..conftest import textcat_examples
 
