@@ -9,6 +9,20 @@ Registered through entry points (no `--code` needed):
               "hamr.npy_embedder.v1", "hamr.doc_vectors_embedder.v1"   spacy_hamr.resampling.embedders
   spacy CLI   `spacy hamr make-meta | convert | variant-config | adjust | hard-examples |
               find-label-errors`   spacy_hamr.cli
+
+The code, by what each part serves:
+  training/          what `spacy train` calls: the batcher, the callback, the state they
+                     share, the per-example state file, epoch statistics, the evaluation log
+  resampling/        the batcher's maths: sampling, hardness, neighbours, embedders
+  meta_weighting/    the callback's maths: weighting strategies, weight net, look-ahead,
+                     random streams, meta set, class rates, loss adapters
+  logit_adjustment/  the adjustment and its on-save callback
+  label_errors/      training dynamics, span suspects, the report (ranking, records, HTML
+                     page, Prodigy tasks) and the cross-validated audit
+  cli/               one module per `spacy hamr` command
+  experiments/       for project/ and benchmarks/: dataset conversion, the compared
+                     variants, planted errors, the comparison's metrics
+  labels, corpus, textcat_output, errors, util, threads, _private_api: what all of them use
 """
 
 from .training.shared_state import HamrState, active_state
