@@ -8,7 +8,7 @@ receives them at each meta step through `learn(losses, hypergrad, step_log)`.
 A new weighting (say, one that knows the entity type) is a new class here.
 """
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Protocol, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -20,6 +20,14 @@ from .loss_adapters import LossBook
 from .weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
 
 Weights = Tuple[numpy.ndarray, numpy.ndarray]  # (loss weights, hardness signal)
+
+
+class WeightingStrategy(Protocol):
+    """The interface every weighting here has (see above); `learn` only where `learns`."""
+
+    learns: bool
+
+    def weights(self, indices: numpy.ndarray, losses: numpy.ndarray) -> Weights: ...
 
 
 class Unweighted:

@@ -38,7 +38,14 @@ from ..meta_weighting.lookahead import LossPass, TrainableParams, hypergradient
 from ..meta_weighting.loss_adapters import LossBook, install
 from ..meta_weighting.meta_set import balanced_meta_indices, check_meta_labels, read_meta_examples
 from ..meta_weighting.weight_net import MAX_WEIGHT, MIN_WEIGHT
-from ..meta_weighting.weighting import ClassWeights, InverseFrequency, MetaLearned, Unweighted, check_class_weighting
+from ..meta_weighting.weighting import (
+    ClassWeights,
+    InverseFrequency,
+    MetaLearned,
+    Unweighted,
+    WeightingStrategy,
+    check_class_weighting,
+)
 from ..resampling.hardness import HARDNESS_RULES, HardnessName, global_decay
 from ..util import check_numbers, status
 from .scoring import with_macro_f
@@ -266,7 +273,7 @@ class HamrCallback:
         self.components: List[str] = []
         self.rng: Optional[numpy.random.Generator] = None
         self.hardness_rule: Optional[Callable[..., Any]] = None
-        self.weighting: Any = None  # a weighting strategy of meta_weighting/weighting.py
+        self.weighting: Optional[WeightingStrategy] = None
         # The look-ahead runs for the weight net, for the class rates, or both.
         self.learns = False
         self._previous: Tuple[List[Example], numpy.ndarray] = ([], numpy.zeros(0, dtype="int64"))
@@ -338,7 +345,7 @@ class HamrCallback:
                     state.labels, settings.class_rate_lr, settings.class_rates, (MIN_WEIGHT, MAX_WEIGHT)
                 )
 
-    def _make_weighting(self, nlp: Language, seed: int):
+    def _make_weighting(self, nlp: Language, seed: int) -> WeightingStrategy:
         """The `weighting` setting's object (spacy_hamr/meta_weighting/weighting.py)."""
         settings = self.settings
         if settings.weighting == "inverse_frequency":
