@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Dict, Optional
 
 from thinc.api import Config
 
@@ -25,6 +26,18 @@ def run(cmd, **kwargs):
     if result.returncode != 0:
         raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
     return result.stdout
+
+
+def corpus_paths(corpus: Path) -> Dict[str, object]:
+    """The [paths] overrides of a converted dataset folder (train.spacy, dev.spacy)."""
+    return {"paths.train": corpus / "train.spacy", "paths.dev": corpus / "dev.spacy"}
+
+
+def spacy_train(config: Path, output: Path, overrides: Optional[Dict[str, object]] = None, *extra, **kwargs) -> str:
+    """`python -m spacy train config --output output`, then `--KEY VALUE` for each
+    override and the `extra` arguments as given; run as `run` runs it."""
+    settings = [arg for key, value in (overrides or {}).items() for arg in (f"--{key}", value)]
+    return run([sys.executable, "-m", "spacy", "train", config, "--output", output, *settings, *extra], **kwargs)
 
 
 def dataset_corpus(data: Path, work: Path) -> Path:

@@ -9,14 +9,13 @@ measured alternately (baseline, hamr, baseline, hamr, ...) in one run.
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from statistics import median
 
 import srsly
 
-from common import DEFAULT_DATA, dataset_corpus, make_config, run
+from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
 from spacy_hamr.experiments.variants import VARIANTS  # noqa: E402
 
 
@@ -43,23 +42,14 @@ def main():
                 else []
             )
             start = time.perf_counter()
-            run(
-                [
-                    sys.executable,
-                    "-m",
-                    "spacy",
-                    "train",
-                    cfg,
-                    "--output",
-                    work / variant,
-                    "--paths.train",
-                    corpus / "train.spacy",
-                    "--paths.dev",
-                    corpus / "dev.spacy",
-                    "--training.max_epochs",
-                    args.epochs,
-                    *state,
-                ]
+            spacy_train(
+                cfg,
+                work / variant,
+                {
+                    **corpus_paths(corpus),
+                    "training.max_epochs": args.epochs,
+                },
+                *state,
             )
             times[variant].append(time.perf_counter() - start)
             print(variant, round(times[variant][-1], 1), flush=True)

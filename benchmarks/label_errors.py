@@ -26,7 +26,6 @@ and recall (and flags per 1,000 examples); trainings and wall time.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from sklearn.model_selection import StratifiedKFold
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from common import DEFAULT_DATA, dataset_corpus, make_config, run
+from common import DEFAULT_DATA, dataset_corpus, make_config, spacy_train
 from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402
 from spacy_hamr.label_errors.audit import predict_probabilities  # noqa: E402
@@ -71,25 +70,11 @@ def train(cfg: Path, out: Path, train_path: Path, dev_path: Path, epochs: int, s
     timing = out / "train_seconds.json"
     if not (out / "model-last").exists():  # written when training ends: a stopped run trains again
         start = time.perf_counter()
-        run(
-            [
-                sys.executable,
-                "-m",
-                "spacy",
-                "train",
-                cfg,
-                "--output",
-                out,
-                "--paths.train",
-                train_path,
-                "--paths.dev",
-                dev_path,
-                "--training.max_epochs",
-                epochs,
-                "--system.seed",
-                seed,
-                *extra,
-            ]
+        spacy_train(
+            cfg,
+            out,
+            {"paths.train": train_path, "paths.dev": dev_path, "training.max_epochs": epochs, "system.seed": seed},
+            *extra,
         )
         srsly.write_json(timing, time.perf_counter() - start)
     return srsly.read_json(timing) if timing.exists() else None

@@ -13,13 +13,12 @@ run is at least three times as long as E.
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import srsly
 
-from common import DEFAULT_DATA, dataset_corpus, make_config, run
+from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
 from spacy_hamr.training.eval_log import read_eval_log
 from spacy_hamr.training.scoring import ner_macro_f
 
@@ -67,32 +66,18 @@ def main():
     curve_path = work / f"curve_s{args.seed}.jsonl"
     logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(curve_path)})
     start = time.perf_counter()
-    run(
-        [
-            sys.executable,
-            "-m",
-            "spacy",
-            "train",
-            cfg,
-            "--output",
-            work / f"plain_s{args.seed}",
-            "--training.logger",
-            logger,
-            "--paths.train",
-            corpus / "train.spacy",
-            "--paths.dev",
-            corpus / "dev.spacy",
-            "--training.max_epochs",
-            args.epochs,
-            "--training.eval_frequency",
-            args.eval_frequency,
-            "--training.patience",
-            0,
-            "--training.max_steps",
-            0,
-            "--system.seed",
-            args.seed,
-        ]
+    spacy_train(
+        cfg,
+        work / f"plain_s{args.seed}",
+        {
+            "training.logger": logger,
+            **corpus_paths(corpus),
+            "training.max_epochs": args.epochs,
+            "training.eval_frequency": args.eval_frequency,
+            "training.patience": 0,
+            "training.max_steps": 0,
+            "system.seed": args.seed,
+        },
     )
     seconds = time.perf_counter() - start
     curve = read_curve(curve_path)

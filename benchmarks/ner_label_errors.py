@@ -14,7 +14,6 @@ sentences, and the ranking by the sentence score.
 """
 
 import argparse
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -23,7 +22,7 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 
-from common import DEFAULT_DATA, dataset_corpus, make_config, run
+from common import DEFAULT_DATA, dataset_corpus, make_config, spacy_train
 from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
 from spacy_hamr.label_errors.span_suspects import find_span_suspects  # noqa: E402
@@ -78,25 +77,16 @@ def main():
         start = time.perf_counter()
         if not (here / "model" / "model-best").exists():
             hamr = ["--training.batcher.state_path", here / "state.npz"] if args.variant.startswith("hamr") else []
-            run(
-                [
-                    sys.executable,
-                    "-m",
-                    "spacy",
-                    "train",
-                    cfg,
-                    "--output",
-                    here / "model",
-                    "--paths.train",
-                    train_path,
-                    "--paths.dev",
-                    corpus / "dev.spacy",
-                    "--training.max_epochs",
-                    args.epochs,
-                    "--system.seed",
-                    args.train_seed,
-                    *hamr,
-                ]
+            spacy_train(
+                cfg,
+                here / "model",
+                {
+                    "paths.train": train_path,
+                    "paths.dev": corpus / "dev.spacy",
+                    "training.max_epochs": args.epochs,
+                    "system.seed": args.train_seed,
+                },
+                *hamr,
             )
         train_seconds = time.perf_counter() - start
         nlp = spacy.load(here / "model" / "model-best")

@@ -25,7 +25,7 @@ from statistics import mean, pstdev
 
 import srsly
 
-from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
+from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, run, spacy_train
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.experiments.variants import VARIANTS
 from spacy_hamr.training.eval_log import read_eval_log
@@ -83,28 +83,17 @@ def main():
             for path in hamr_log[1:]:
                 path.unlink(missing_ok=True)
             start = time.perf_counter()
-            run(
-                [
-                    sys.executable,
-                    "-m",
-                    "spacy",
-                    "train",
-                    cfg,
-                    "--output",
-                    out,
-                    "--paths.train",
-                    corpus / "train.spacy",
-                    "--paths.dev",
-                    corpus / "dev.spacy",
-                    "--training.max_epochs",
-                    args.epochs,
-                    "--system.seed",
-                    seed,
-                    "--training.logger",
-                    logger,
-                    *hamr_log,
-                    *overrides,
-                ],
+            spacy_train(
+                cfg,
+                out,
+                {
+                    **corpus_paths(corpus),
+                    "training.max_epochs": args.epochs,
+                    "system.seed": seed,
+                    "training.logger": logger,
+                },
+                *hamr_log,
+                *overrides,
                 env=env,
             )
             seconds = time.perf_counter() - start

@@ -17,14 +17,13 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import srsly
 from thinc.api import Config
 
-from common import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run
+from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, spacy_train
 from spacy_hamr.experiments.convert import convert_dataset  # noqa: E402
 from spacy_hamr.experiments.variants import variant_config  # noqa: E402
 
@@ -76,25 +75,15 @@ def main():
         for threads in args.threads:
             out = work / f"{args.variant}_s{seed}_t{threads}"
             start = time.perf_counter()
-            run(
-                [
-                    sys.executable,
-                    "-m",
-                    "spacy",
-                    "train",
-                    cfg,
-                    "--output",
-                    out,
-                    "--paths.train",
-                    corpus / "train.spacy",
-                    "--paths.dev",
-                    corpus / "dev.spacy",
-                    "--training.max_epochs",
-                    args.epochs,
-                    "--system.seed",
-                    seed,
-                    *overrides,
-                ],
+            spacy_train(
+                cfg,
+                out,
+                {
+                    **corpus_paths(corpus),
+                    "training.max_epochs": args.epochs,
+                    "system.seed": seed,
+                },
+                *overrides,
                 env=dict(os.environ, OMP_NUM_THREADS=str(threads)),
             )
             seconds[threads] = round(time.perf_counter() - start, 1)

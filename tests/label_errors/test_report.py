@@ -102,32 +102,26 @@ def train_with_state(folder, pipeline, dev_examples, epochs, record_only=False):
     train(cfg, folder, folder / "out", "--training.max_epochs", str(epochs))
 
 
-@pytest.mark.slow
-def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tmp_path):
+def hard_examples_command(tmp_path, top_k: int):
+    """`spacy hamr hard-examples` on the run train_with_state left in tmp_path."""
     from spacy.cli import app
     from typer.testing import CliRunner
 
     from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
 
+    model, train, state = tmp_path / "out" / "model-last", tmp_path / "train.spacy", tmp_path / "state.npz"
+    args = ["hamr", "hard-examples", str(model), str(train), str(state), "--output", str(tmp_path / "report")]
+    return CliRunner().invoke(app, [*args, "--top-k", str(top_k)])
+
+
+@pytest.mark.slow
+def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tmp_path):
     flipped = flipped_corpus(tmp_path / "train.spacy")
     train_with_state(tmp_path, "textcat", textcat_examples(40, seed=1), epochs=10, record_only=True)
     state = read_state(tmp_path / "state.npz")
     assert state["epoch_confidence"].shape == (10, 240) and not bool(state["resampled"])
 
-    result = CliRunner().invoke(
-        app,
-        [
-            "hamr",
-            "hard-examples",
-            str(tmp_path / "out" / "model-last"),
-            str(tmp_path / "train.spacy"),
-            str(tmp_path / "state.npz"),
-            "--output",
-            str(tmp_path / "report"),
-            "--top-k",
-            "5",
-        ],
-    )
+    result = hard_examples_command(tmp_path, top_k=5)
     assert result.exit_code == 0, result.output
     assert "resample" not in result.output  # no warning: this run drew every example once per epoch
     summary = srsly.read_json(tmp_path / "report" / "summary.json")
@@ -172,27 +166,9 @@ def test_labels_flipped_in_place_rank_first_and_their_true_class_is_suggested(tm
 
 @pytest.mark.slow
 def test_a_resampled_run_is_reported_with_a_warning(tmp_path):
-    from spacy.cli import app
-    from typer.testing import CliRunner
-
-    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
-
     flipped_corpus(tmp_path / "train.spacy", n=120)
     train_with_state(tmp_path, "textcat", textcat_examples(30, seed=1), epochs=3)
-    result = CliRunner().invoke(
-        app,
-        [
-            "hamr",
-            "hard-examples",
-            str(tmp_path / "out" / "model-last"),
-            str(tmp_path / "train.spacy"),
-            str(tmp_path / "state.npz"),
-            "--output",
-            str(tmp_path / "report"),
-            "--top-k",
-            "3",
-        ],
-    )
+    result = hard_examples_command(tmp_path, top_k=3)
     assert result.exit_code == 0, result.output
     assert "resampled (hamr.v1 resample = true)" in " ".join(result.output.split())
     summary = srsly.read_json(tmp_path / "report" / "summary.json")

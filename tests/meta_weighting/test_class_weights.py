@@ -122,29 +122,10 @@ def test_class_weights_through_spacy_train(tmp_path, tiny_textcat):
 
 @pytest.mark.slow
 def test_unknown_class_weight_label_is_named_before_training(tmp_path, tiny_textcat):
-    import subprocess
-    import sys
+    from ..training.test_train_cli import train_result
 
     cfg = class_weights_config(tmp_path, {"missing_people": 5.0})
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spacy",
-            "train",
-            str(cfg),
-            "--paths.train",
-            str(tiny_textcat / "train.spacy"),
-            "--paths.dev",
-            str(tiny_textcat / "dev.spacy"),
-            "--training.max_epochs",
-            "1",
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = train_result(cfg, tiny_textcat, "--training.max_epochs", 1, "--output", tmp_path / "out")
     assert result.returncode != 0
     out = result.stdout + result.stderr
     assert "class_weights names 'missing_people', which textcat does not predict. Its labels: big, mid, rare." in out

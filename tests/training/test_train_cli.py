@@ -89,27 +89,19 @@ def test_ner_config_with_batch_by_padded_keys(tmp_path, mit_slice):
     assert "Location" in log  # NER class shares name the entity types
 
 
+def train_result(cfg, data, *overrides) -> subprocess.CompletedProcess:
+    """`spacy train` of cfg on data/{train,dev}.spacy, for a test of how it fails."""
+    paths = ["--paths.train", str(data / "train.spacy"), "--paths.dev", str(data / "dev.spacy")]
+    command = [sys.executable, "-m", "spacy", "train", str(cfg), *paths, *map(str, overrides)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def train_generated_textcat(tmp_path, *overrides) -> subprocess.CompletedProcess:
     """`spacy train` of the textcat config with the batcher swapped, on a generated corpus."""
     data = generated_corpus(tmp_path / "corpus", "textcat")
     cfg = init_config(tmp_path, "textcat")
     swap_batcher(cfg)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spacy",
-            "train",
-            str(cfg),
-            "--paths.train",
-            str(data / "train.spacy"),
-            "--paths.dev",
-            str(data / "dev.spacy"),
-            *overrides,
-        ],
-        capture_output=True,
-        text=True,
-    )
+    return train_result(cfg, data, *overrides)
 
 
 def test_streaming_corpus_fails_with_a_clear_message(tmp_path):
