@@ -27,7 +27,7 @@ from spacy.training import Corpus
 
 from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
-from spacy_hamr.logit_adjustment.adjust import adjust_pipeline, draws_prior
+from spacy_hamr.logit_adjustment.adjust import draws_prior, plan_adjustment
 
 
 def scores_on(nlp, test, minority):
@@ -97,7 +97,8 @@ def main():
             for name, prior in priors.items():
                 adjusted = spacy.load(model)
                 start = time.perf_counter()
-                adjustment = adjust_pipeline(adjusted, dev, **prior)
+                adjustment = plan_adjustment(adjusted, dev, **prior)
+                adjustment.apply()
                 row[name] = {
                     **scores_on(adjusted, test, minority),
                     "tau": adjustment.tau,

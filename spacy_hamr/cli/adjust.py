@@ -69,7 +69,7 @@ def adjust(
     from spacy.util import load_config
 
     from ..corpus import read_docs
-    from ..logit_adjustment.adjust import adjust_pipeline, draws_prior, textcat_component, trained_on_draws
+    from ..logit_adjustment.adjust import draws_prior, plan_adjustment, textcat_component, trained_on_draws
 
     if prior is not None and draws_log is not None:
         raise ValueError("Give the prior as --prior (a training corpus) or --draws-log, not both.")
@@ -87,7 +87,7 @@ def adjust(
     dev = list(Corpus(dev_path)(nlp))
     if draws_log is not None:
         labels = list(nlp.get_pipe(textcat_component(nlp, component)).labels)
-        adjustment = adjust_pipeline(
+        adjustment = plan_adjustment(
             nlp, dev, prior=draws_prior(draws_log, labels), component=component, dev_name=str(dev_path)
         )
     else:
@@ -97,6 +97,7 @@ def adjust(
                 f"The model's config names no training corpus that exists ({train_path}): give it with --prior."
             )
         train = read_docs(train_path, nlp.vocab)
-        adjustment = adjust_pipeline(nlp, dev, train=train, component=component, dev_name=str(dev_path))
+        adjustment = plan_adjustment(nlp, dev, train=train, component=component, dev_name=str(dev_path))
+    adjustment.apply()
     nlp.to_disk(output_dir)
     return adjustment

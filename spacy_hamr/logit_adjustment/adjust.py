@@ -70,6 +70,10 @@ class Adjustment:
         )
         return f"{self.component}: {chosen}; dev macro-F1 {self.before:.1f} -> {self.after:.1f}"
 
+    def apply(self) -> None:
+        """Write the shift into the component's output bias."""
+        shift_bias(self.layer, self.delta)
+
 
 def textcat_component(nlp: Language, name: Optional[str] = None) -> str:
     """The textcat or textcat_multilabel component to adjust: `name`, or the only one."""
@@ -294,25 +298,6 @@ def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], befor
         )
 
 
-def adjust_pipeline(
-    nlp: Language,
-    dev: Sequence[Example],
-    prior: Optional[numpy.ndarray] = None,
-    train: Optional[Sequence[Doc]] = None,
-    component: Optional[str] = None,
-    dev_name: Optional[str] = None,
-) -> Adjustment:
-    """Choose the adjustment on `dev` and write it into `nlp`'s output bias.
-
-    prior: the class distribution (label order of the component); None takes it
-    from the `train` docs. Only exclusive textcat uses it. dev_name: where dev
-    comes from, for the messages.
-    """
-    adjustment = plan_adjustment(nlp, dev, prior, train, component, dev_name)
-    shift_bias(adjustment.layer, adjustment.delta)
-    return adjustment
-
-
 def plan_adjustment(
     nlp: Language,
     dev: Sequence[Example],
@@ -321,7 +306,13 @@ def plan_adjustment(
     component: Optional[str] = None,
     dev_name: Optional[str] = None,
 ) -> Adjustment:
-    """`adjust_pipeline` without the change: what would be written."""
+    """Choose the adjustment on `dev`, changing nothing: `Adjustment.apply` writes
+    it into the component's output bias.
+
+    prior: the class distribution (label order of the component); None takes it
+    from the `train` docs. Only exclusive textcat uses it. dev_name: where dev
+    comes from, for the messages.
+    """
     name = textcat_component(nlp, component)
     pipe = nlp.get_pipe(name)
     check_output_kind(nlp, name)

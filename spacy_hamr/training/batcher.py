@@ -15,7 +15,7 @@ import os
 import random
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy
 import srsly
@@ -118,15 +118,7 @@ def configure_hamr_batcher(
     if isinstance(size, str):  # confection lets a quoted size through as a sequence of digits
         numbers["size"] = size
     check_numbers(BATCHER_BLOCK, numbers)
-    _check_settings(
-        alpha=alpha,
-        boost_weight=boost_weight,
-        seed_fraction=seed_fraction,
-        n_neighbors=n_neighbors,
-        boost_every=boost_every,
-        oversampling=oversampling,
-        class_power=class_power,
-    )
+    _check_ranges(numbers)
     if buffer is not None:
         sizer = configure_minibatch_by_padded_size(
             size=size, buffer=buffer, discard_oversize=discard_oversize, get_length=get_length
@@ -153,7 +145,11 @@ def configure_hamr_batcher(
     )
 
 
-def _check_settings(*, alpha, boost_weight, seed_fraction, n_neighbors, boost_every, oversampling, class_power) -> None:
+def _check_ranges(numbers: Dict[str, Any]) -> None:
+    """Refuse settings out of their range; numbers: setting name -> value, numbers checked."""
+    alpha, boost_weight, seed_fraction = numbers["alpha"], numbers["boost_weight"], numbers["seed_fraction"]
+    n_neighbors, boost_every, oversampling = numbers["n_neighbors"], numbers["boost_every"], numbers["oversampling"]
+    class_power = numbers["class_power"]
     problems = []
     if alpha < 0:
         problems.append(f"alpha must be >= 0, got {alpha}")

@@ -12,7 +12,6 @@ from spacy.training import Example
 
 from spacy_hamr.corpus import read_docs
 from spacy_hamr.logit_adjustment.adjust import (
-    adjust_pipeline,
     class_prior,
     output_bias_layer,
     plan_adjustment,
@@ -66,7 +65,8 @@ def test_only_the_output_bias_changes_and_predictions_follow_the_shift(kind):
     dev = dev_examples(nlp)
     before_params, before = params(nlp), cats(nlp, dev, labels)
     layer = output_bias_layer(nlp, name)
-    adjustment = adjust_pipeline(nlp, dev, train=[eg.reference for eg in examples])
+    adjustment = plan_adjustment(nlp, dev, train=[eg.reference for eg in examples])
+    adjustment.apply()
     changed = [key for key, value in params(nlp).items() if not numpy.array_equal(value, before_params[key])]
     assert changed == [(layer.id, "b")]
     numpy.testing.assert_allclose(
@@ -93,7 +93,8 @@ def test_multilabel_thresholds_decide_the_adjusted_predictions():
     labels = list(nlp.get_pipe("textcat_multilabel").labels)
     dev = dev_examples(nlp)
     original = cats(nlp, dev, labels)
-    adjustment = adjust_pipeline(nlp, dev, train=[eg.reference for eg in examples])
+    adjustment = plan_adjustment(nlp, dev, train=[eg.reference for eg in examples])
+    adjustment.apply()
     assert any(t != THRESHOLD for t in adjustment.thresholds.values())  # the test says something
     adjusted = cats(nlp, dev, labels)
     thresholds = numpy.array([adjustment.thresholds[label] for label in labels])

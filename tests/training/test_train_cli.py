@@ -89,11 +89,11 @@ def test_ner_config_with_batch_by_padded_keys(tmp_path, mit_slice):
     assert "Location" in log  # NER class shares name the entity types
 
 
-def train_result(cfg, data, *overrides) -> subprocess.CompletedProcess:
-    """`spacy train` of cfg on data/{train,dev}.spacy, for a test of how it fails."""
+def train_result(cfg, data, *overrides, **run_kwargs) -> subprocess.CompletedProcess:
+    """`spacy train` of cfg on data/{train,dev}.spacy, its result to check (run_kwargs: subprocess.run's)."""
     paths = ["--paths.train", str(data / "train.spacy"), "--paths.dev", str(data / "dev.spacy")]
     command = [sys.executable, "-m", "spacy", "train", str(cfg), *paths, *map(str, overrides)]
-    return subprocess.run(command, capture_output=True, text=True)
+    return subprocess.run(command, capture_output=True, text=True, **run_kwargs)
 
 
 def train_generated_textcat(tmp_path, *overrides) -> subprocess.CompletedProcess:
