@@ -2,6 +2,7 @@
 # The two set-up commands of the README's quick start.
 #   ./run.sh main   build .venv, fetch the datasets, run the project workflow (`spacy project run all`)
 #   ./run.sh test   build .venv, run the test suite
+#   ./run.sh lint   build .venv, check the code with ruff (lint, then format)
 # HAMR_DATASETS: a local folder with the six dataset folders (default ../shared/datasets);
 # when it does not exist the project downloads its assets instead.
 set -euo pipefail
@@ -12,7 +13,8 @@ DATASETS="${HAMR_DATASETS:-$(cd .. && pwd)/shared/datasets}"
 
 setup() {
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  # torch first and pinned: left unpinned, pip may pull a multi-GB CUDA build.
+  # torch first, pinned to exactly 2.13.0: the wheel cache pip is pointed at (find-links) holds
+  # the CPU build of this version, and any other spec lets pip pull a multi-GB CUDA build from PyPI.
   "$VENV/bin/pip" install --quiet --disable-pip-version-check torch==2.13.0
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[transformers,test,project]"
 }
@@ -33,8 +35,15 @@ run_tests() {
   HAMR_DATASETS="$DATASETS" "$VENV/bin/python" -m pytest tests -p no:cacheprovider "$@"
 }
 
+lint() {
+  setup
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+}
+
 case "${1:-}" in
   main) main ;;
   test) shift; run_tests "$@" ;;
-  *) echo "usage: $0 main | test [pytest args]" >&2; exit 2 ;;
+  lint) lint ;;
+  *) echo "usage: $0 main | test [pytest args] | lint" >&2; exit 2 ;;
 esac

@@ -16,9 +16,9 @@ with the project's epochs (8 textcat, 3 ner). The CNN configs grow their
 batches from 100 to 1000 words, so their cost is not per step: the CNN runs
 are timed whole by `spacy project run all` (results/summary.json).
 """
+
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -27,10 +27,9 @@ from spacy.schemas import ConfigSchemaTraining
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config, registry, resolve_dot_names
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA  # noqa: E402 (same folder)
-from spacy_hamr.convert import convert_dataset, is_ner, read_records
-from spacy_hamr.embedders import default_model_path
+from common import DEFAULT_DATA
+from spacy_hamr.experiments.convert import convert_dataset, is_ner, read_records
+from spacy_hamr.resampling.embedders import default_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ["sst5", "hurricane_irma_2017", "cyclone_idai_2019", "bionlp2004", "mit_restaurant", "tweetner7_2020"]
@@ -43,8 +42,11 @@ def time_dataset(dataset: str, steps: int, data: Path, work: Path) -> dict:
     if not (corpus / "train.spacy").exists():
         convert_dataset(data / dataset, corpus)
     pipeline = "ner" if is_ner(read_records(data / dataset / "dev.json")[:1]) else "textcat"
-    overrides = {"paths.train": str(corpus / "train.spacy"), "paths.dev": str(corpus / "dev.spacy"),
-                 "components.transformer.model.name": default_model_path()}
+    overrides = {
+        "paths.train": str(corpus / "train.spacy"),
+        "paths.dev": str(corpus / "dev.spacy"),
+        "components.transformer.model.name": default_model_path(),
+    }
     config = load_config(ROOT / "project" / "configs" / f"{pipeline}_trf.cfg", overrides=overrides)
     random.seed(0)
     nlp = init_nlp(config)
@@ -57,7 +59,7 @@ def time_dataset(dataset: str, steps: int, data: Path, work: Path) -> dict:
     optimizer, dropout = training["optimizer"], training["dropout"]
     nlp.update(batches[0], sgd=optimizer, drop=dropout, losses={})  # warm-up: lazy allocations
     start = time.perf_counter()
-    for batch in batches[1:steps + 1]:
+    for batch in batches[1 : steps + 1]:
         nlp.update(batch, sgd=optimizer, drop=dropout, losses={})
     step_s = (time.perf_counter() - start) / min(steps, len(batches) - 1)
     start = time.perf_counter()
@@ -66,9 +68,17 @@ def time_dataset(dataset: str, steps: int, data: Path, work: Path) -> dict:
     epochs = EPOCHS[pipeline]
     total_steps = epochs * len(batches)
     run_s = total_steps * step_s + (total_steps // training["eval_frequency"] + 1) * dev_s
-    row = {"dataset": dataset, "pipeline": pipeline, "backbone": "trf", "steps_timed": steps,
-           "seconds_per_step": step_s, "batches_per_epoch": len(batches), "dev_eval_seconds": dev_s,
-           "epochs": epochs, "estimated_run_seconds": run_s}
+    row = {
+        "dataset": dataset,
+        "pipeline": pipeline,
+        "backbone": "trf",
+        "steps_timed": steps,
+        "seconds_per_step": step_s,
+        "batches_per_epoch": len(batches),
+        "dev_eval_seconds": dev_s,
+        "epochs": epochs,
+        "estimated_run_seconds": run_s,
+    }
     print(srsly.json_dumps(row), flush=True)
     return row
 

@@ -6,19 +6,17 @@ measured alternately (baseline, hamr, baseline, hamr, ...) in one run.
 `--variant record_only` times the label-error recording run instead of HAMR
 (stored under "DATASET/record_only").
 """
+
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from statistics import median
 
 import srsly
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
-
-from spacy_hamr.variants import VARIANTS  # noqa: E402
+from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
+from spacy_hamr.experiments.variants import VARIANTS  # noqa: E402
 
 
 def main():
@@ -38,17 +36,31 @@ def main():
     for _ in range(args.repeats):
         for variant in times:
             cfg = make_config(work, args.pipeline, variant, {})
-            state = ["--training.batcher.state_path", work / variant / "hamr_state.npz"] if "state_path" in \
-                VARIANTS[variant].batcher else []
+            state = (
+                ["--training.batcher.state_path", work / variant / "hamr_state.npz"]
+                if "state_path" in VARIANTS[variant].batcher
+                else []
+            )
             start = time.perf_counter()
-            run([sys.executable, "-m", "spacy", "train", cfg, "--output", work / variant,
-                 "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-                 "--training.max_epochs", args.epochs, *state])
+            spacy_train(
+                cfg,
+                work / variant,
+                {
+                    **corpus_paths(corpus),
+                    "training.max_epochs": args.epochs,
+                },
+                *state,
+            )
             times[variant].append(time.perf_counter() - start)
             print(variant, round(times[variant][-1], 1), flush=True)
-    result = {"dataset": args.dataset, "pipeline": args.pipeline, "epochs": args.epochs,
-              "baseline_s": times["baseline"], f"{args.variant}_s": times[args.variant],
-              "ratio_median": median(h / p for h, p in zip(times[args.variant], times["baseline"]))}
+    result = {
+        "dataset": args.dataset,
+        "pipeline": args.pipeline,
+        "epochs": args.epochs,
+        "baseline_s": times["baseline"],
+        f"{args.variant}_s": times[args.variant],
+        "ratio_median": median(h / p for h, p in zip(times[args.variant], times["baseline"])),
+    }
     results = srsly.read_json(args.out) if args.out.exists() else {}
     results[args.dataset if args.variant == "hamr" else f"{args.dataset}/{args.variant}"] = result
     srsly.write_json(args.out, results)

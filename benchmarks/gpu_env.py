@@ -19,6 +19,7 @@ image of the CPU dry run.
     python gpu_env.py tests JUNIT_XML [--strict]           the gpu tests' counts
     python gpu_env.py step STATUS_JSON NAME STATE SECONDS [DETAIL]
 """
+
 import argparse
 import base64
 import hashlib
@@ -36,16 +37,37 @@ ROOTS = ["spacy-hamr", "spacy-transformers", "transformers", "pytest"]
 # Taken from the server's image, never carried (its package list names each one):
 IMAGE = {
     # the compiled numeric stack: torch (CUDA build), numpy and what is built against them there
-    "torch", "numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl", "narwhals", "cloudpickle",
+    "torch",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "joblib",
+    "threadpoolctl",
+    "narwhals",
+    "cloudpickle",
     # torch's own requirements, left at the versions the image's torch was installed with
-    "filelock", "fsspec", "jinja2", "markupsafe", "networkx", "sympy", "mpmath", "setuptools",
+    "filelock",
+    "fsspec",
+    "jinja2",
+    "markupsafe",
+    "networkx",
+    "sympy",
+    "mpmath",
+    "setuptools",
     # pytest and what its plugins there (xdist, cov, timeout, ...) were installed with
-    "pytest", "iniconfig", "pluggy", "pygments", "packaging",
+    "pytest",
+    "iniconfig",
+    "pluggy",
+    "pygments",
+    "packaging",
     # compiled, and our stack's bounds are years old: pyyaml>=5.1, regex!=2019.12.17, charset-normalizer<4,>=2
-    "pyyaml", "regex", "charset-normalizer",
+    "pyyaml",
+    "regex",
+    "charset-normalizer",
     # known versions: safetensors 0.8.0 (transformers 4.53 needs >=0.4.3); hf-xet, which the image's
     # huggingface_hub 1.33.0 requires >=1.6.0,<2 (ours needs >=1.1.3,<2) and which only downloads use
-    "safetensors", "hf-xet",
+    "safetensors",
+    "hf-xet",
 }
 # Everything else in the closure of ROOTS is carried, the small pure-Python packages that the image
 # also holds in unknown versions included (typing-extensions>=4.16 for pydantic-core, click>=8.2.1 for
@@ -53,8 +75,21 @@ IMAGE = {
 # The image's versions whose major release differs from ours, which the carried ones must shadow:
 IMAGE_CONFLICTS = {"transformers": "5.17.0", "tokenizers": "0.23.2", "huggingface-hub": "1.33.0"}
 # Imported by `check` under the server's interpreter before anything else runs there.
-MODULES = ["numpy", "torch", "spacy", "thinc", "srsly", "pydantic", "faiss", "transformers", "tokenizers",
-           "huggingface_hub", "spacy_transformers", "spacy_hamr", "pytest"]
+MODULES = [
+    "numpy",
+    "torch",
+    "spacy",
+    "thinc",
+    "srsly",
+    "pydantic",
+    "faiss",
+    "transformers",
+    "tokenizers",
+    "huggingface_hub",
+    "spacy_transformers",
+    "spacy_hamr",
+    "pytest",
+]
 
 
 def canonical(name: str) -> str:
@@ -76,8 +111,12 @@ def requirements(dist, extras, env):
 
     for line in dist.requires or []:
         req = Requirement(line)
-        if req.marker is None and "" in extras or \
-                req.marker is not None and any(req.marker.evaluate({**env, "extra": e}) for e in extras):
+        if (
+            req.marker is None
+            and "" in extras
+            or req.marker is not None
+            and any(req.marker.evaluate({**env, "extra": e}) for e in extras)
+        ):
             yield req
 
 
@@ -111,7 +150,6 @@ def closure(python_version=None, stop=frozenset()):
 
 def carried(python_version=None):
     """name==version of each installed distribution in the closure that the image does not provide."""
-    import importlib.metadata as md
 
     found = closure(python_version, stop=IMAGE)
     missing = sorted(key for key, (dist, _) in found.items() if dist is None)
@@ -137,17 +175,25 @@ def repack(wheels: Path, names):
         if dist.version != version:
             raise SystemExit(f"{name} {dist.version} is installed, {version} asked for")
         info = Path(dist._path)  # the .dist-info folder
-        tags = [line.split(":", 1)[1].strip().split("-") for line in (info / "WHEEL").read_text().splitlines()
-                if line.startswith("Tag:")]
+        tags = [
+            line.split(":", 1)[1].strip().split("-")
+            for line in (info / "WHEEL").read_text().splitlines()
+            if line.startswith("Tag:")
+        ]
         tag = "-".join(".".join(dict.fromkeys(t[i] for t in tags)) for i in range(3))  # py2.py3-none-any
         stem = f"{re.sub(r'[-_.]+', '_', dist.metadata['Name'])}-{dist.version}"
         record, base = [], info.parent
         with zipfile.ZipFile(wheels / f"{stem}-{tag}.whl", "w", zipfile.ZIP_STORED) as whl:
             for file in dist.files or []:
                 path = str(file)
-                if path.startswith("..") or "__pycache__" in path or (
+                if (
+                    path.startswith("..")
+                    or "__pycache__" in path
+                    or (
                         path.startswith(info.name + "/")
-                        and path.split("/")[-1] in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")):
+                        and path.split("/")[-1] in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+                    )
+                ):
                     continue
                 data = (base / path).read_bytes()
                 whl.writestr(path, data)
@@ -179,7 +225,8 @@ def fake_image(folder: Path):
         module = name.replace("-", "_")
         (site / module).mkdir()
         (site / module / "__init__.py").write_text(
-            f"raise ImportError('the image\\'s {name} {version}: the carried one must shadow it')\n")
+            f"raise ImportError('the image\\'s {name} {version}: the carried one must shadow it')\n"
+        )
         info = site / f"{module}-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
@@ -207,8 +254,10 @@ def pack(folder: Path, archive: Path, preset: str):
     else:
         with tarfile.open(archive, "w:xz", preset=int(preset)) as tar:
             tar.add(folder, ".")
-    print(f"packed {folder} into {archive} ({archive.stat().st_size / 2**20:.1f} MiB, "
-          f"{'uncompressed' if preset == 'none' else f'xz -{preset}'}) in {time.perf_counter() - start:.0f} s")
+    print(
+        f"packed {folder} into {archive} ({archive.stat().st_size / 2**20:.1f} MiB, "
+        f"{'uncompressed' if preset == 'none' else f'xz -{preset}'}) in {time.perf_counter() - start:.0f} s"
+    )
 
 
 def install(archive: Path, site: Path):
@@ -225,8 +274,10 @@ def install(archive: Path, site: Path):
             tar.extractall(site, filter="data")
         except TypeError:  # Python before 3.11.4
             tar.extractall(site)
-    print(f"unpacked {archive} ({archive.stat().st_size / 2**20:.1f} MiB) into {site} "
-          f"in {time.perf_counter() - start:.1f} s")
+    print(
+        f"unpacked {archive} ({archive.stat().st_size / 2**20:.1f} MiB) into {site} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
 
 
 def where(path, root: Path, site: Path) -> str:
@@ -249,20 +300,35 @@ def check(root: Path, site: Path, manifest: Path, out: Path) -> int:
     import importlib
     import importlib.metadata as md
 
-    report = {"python": sys.version.split()[0], "executable": sys.executable, "prefix": sys.prefix,
-              "base_prefix": sys.base_prefix, "in_venv": sys.prefix != sys.base_prefix,
-              "offline": {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-                                                         "HF_DATASETS_OFFLINE")},
-              "modules": {}, "problems": [], "warnings": []}
+    report = {
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "base_prefix": sys.base_prefix,
+        "in_venv": sys.prefix != sys.base_prefix,
+        "offline": {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")},
+        "modules": {},
+        "problems": [],
+        "warnings": [],
+    }
     for module in MODULES:
         try:
             mod = importlib.import_module(module)
-            report["modules"][module] = {"version": getattr(mod, "__version__", None),
-                                         "from": where(mod.__file__, root, site), "file": mod.__file__}
+            report["modules"][module] = {
+                "version": getattr(mod, "__version__", None),
+                "from": where(mod.__file__, root, site),
+                "file": mod.__file__,
+            }
         except Exception as error:  # noqa: BLE001 - any failure to import is the finding
             report["problems"].append(f"import {module}: {type(error).__name__}: {error}")
-    wanted = {"spacy_hamr": {"tree"}, "torch": {"image", "base"}, "numpy": {"image", "base"},
-              "spacy": {"site"}, "transformers": {"site"}, "spacy_transformers": {"site"}}
+    wanted = {
+        "spacy_hamr": {"tree"},
+        "torch": {"image", "base"},
+        "numpy": {"image", "base"},
+        "spacy": {"site"},
+        "transformers": {"site"},
+        "spacy_transformers": {"site"},
+    }
     for module, origins in wanted.items():
         got = report["modules"].get(module, {}).get("from")
         if got and got not in origins:
@@ -280,11 +346,12 @@ def check(root: Path, site: Path, manifest: Path, out: Path) -> int:
             report["problems"].append(f"carried {spec} is shadowed by {name} {dist.version} from the {origin}")
     found = {}
     for key, (dist, edges) in closure(stop=IMAGE).items():
-        found[key] = {"version": dist.version if dist else None,
-                      "from": where(dist.locate_file(""), root, site) if dist else None}
+        found[key] = {
+            "version": dist.version if dist else None,
+            "from": where(dist.locate_file(""), root, site) if dist else None,
+        }
         if dist is None:
-            report["warnings"].append(f"{key} is needed (by {', '.join(sorted({r for r, _ in edges}))}) "
-                                      "and not found")
+            report["warnings"].append(f"{key} is needed (by {', '.join(sorted({r for r, _ in edges}))}) and not found")
         for requirer, req in edges:
             if dist is not None and not req.specifier.contains(dist.version, prereleases=True):
                 report["warnings"].append(f"{requirer} needs {req}, found {dist.version} ({found[key]['from']})")
@@ -295,9 +362,11 @@ def check(root: Path, site: Path, manifest: Path, out: Path) -> int:
         print(f"[check] PROBLEM {line}")
     for line in report["warnings"]:
         print(f"[check] warning {line}")
-    print(f"[check] {'ok' if report['ok'] else 'FAILED'}: python {report['python']} at {sys.prefix} "
-          f"(a venv: {report['in_venv']}); " + ", ".join(f"{m} {v['version']} ({v['from']})"
-                                                        for m, v in report["modules"].items()))
+    print(
+        f"[check] {'ok' if report['ok'] else 'FAILED'}: python {report['python']} at {sys.prefix} "
+        f"(a venv: {report['in_venv']}); "
+        + ", ".join(f"{m} {v['version']} ({v['from']})" for m, v in report["modules"].items())
+    )
     return 0 if report["ok"] else 1
 
 
@@ -314,8 +383,9 @@ def preflight(out: Path) -> int:
             steps.append({"step": what, "ok": True, "value": value})
             return value
         except Exception as error:  # noqa: BLE001 - the failure is the finding
-            steps.append({"step": what, "ok": False, "essential": essential,
-                          "error": f"{type(error).__name__}: {error}"})
+            steps.append(
+                {"step": what, "ok": False, "essential": essential, "error": f"{type(error).__name__}: {error}"}
+            )
             if essential:
                 raise
 
@@ -323,8 +393,10 @@ def preflight(out: Path) -> int:
         import torch
 
         step("torch.cuda.is_available()", lambda: torch.cuda.is_available() or _fail("torch sees no CUDA device"))
-        step("torch device", lambda: f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
-                                     f"CUDA {torch.version.cuda}")
+        step(
+            "torch device",
+            lambda: f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}, CUDA {torch.version.cuda}",
+        )
         import cupy
 
         step("cupy device count", lambda: int(cupy.cuda.runtime.getDeviceCount()) or _fail("cupy sees no device"))
@@ -336,8 +408,11 @@ def preflight(out: Path) -> int:
         ops = get_current_ops()
         step("thinc ops", lambda: type(ops).__name__ if type(ops).__name__ == "CupyOps" else _fail(type(ops).__name__))
         report["ok"] = True
-        step("torch matmul on cuda", lambda: float((torch.ones(64, 64, device="cuda") @
-                                                    torch.ones(64, 64, device="cuda")).sum().item()), False)
+        step(
+            "torch matmul on cuda",
+            lambda: float((torch.ones(64, 64, device="cuda") @ torch.ones(64, 64, device="cuda")).sum().item()),
+            False,
+        )
         step("thinc gemm", lambda: float(ops.gemm(ops.alloc2f(4, 4) + 1, ops.alloc2f(4, 4) + 1).sum()), False)
         step("thinc kernel (seq2col)", lambda: list(ops.seq2col(ops.alloc2f(5, 3) + 1, 1).shape), False)
         step("cupy -> torch -> cupy", lambda: float(torch2xp(xp2torch(ops.alloc1f(3) + 2)).sum()), False)
@@ -350,11 +425,15 @@ def preflight(out: Path) -> int:
     for s in steps:
         print(f"[preflight] {'ok    ' if s['ok'] else 'FAILED'} {s['step']}: {s.get('value', s.get('error'))}")
     if not report["ok"]:
-        print(f"[preflight] FAILED: the GPU is not usable from torch, cupy and thinc ({report['error']}); "
-              "the gpu tests would only skip", file=sys.stderr)
+        print(
+            f"[preflight] FAILED: the GPU is not usable from torch, cupy and thinc ({report['error']}); "
+            "the gpu tests would only skip",
+            file=sys.stderr,
+        )
     elif report["diagnostics_failed"]:
-        print(f"[preflight] the GPU is seen, but these failed: {', '.join(report['diagnostics_failed'])}",
-              file=sys.stderr)
+        print(
+            f"[preflight] the GPU is seen, but these failed: {', '.join(report['diagnostics_failed'])}", file=sys.stderr
+        )
     return 0 if report["ok"] else 1
 
 
@@ -374,8 +453,10 @@ def tests(junit: Path, strict: bool) -> int:
     counts = {k: int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
     bad = counts["failures"] + counts["errors"] + (counts["skipped"] if strict else 0)
     ok = counts["tests"] > 0 and bad == 0
-    print(f"[tests] {'ok' if ok else 'FAILED'}: {counts}" + (" (a skip counts as a failure on the GPU)"
-                                                            if strict and counts["skipped"] else ""))
+    print(
+        f"[tests] {'ok' if ok else 'FAILED'}: {counts}"
+        + (" (a skip counts as a failure on the GPU)" if strict and counts["skipped"] else "")
+    )
     return 0 if ok else 1
 
 

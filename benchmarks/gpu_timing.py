@@ -9,7 +9,7 @@ measured alternately (plain, hamr, plain, hamr, ...), for several configs.
 
 Each --run is NAME:CONFIG:CORPUS[:TRANSFORMER]: CORPUS holds train.spacy and
 dev.spacy; TRANSFORMER, for a transformer config, is the local model folder.
-"hamr" is the config with the two HAMR blocks (spacy_hamr.variants), nothing
+"hamr" is the config with the two HAMR blocks (spacy_hamr.experiments.variants), nothing
 else changed. Each run's number of updates is counted by the
 hamr.eval_log.v1 logger.
 
@@ -20,6 +20,7 @@ and each training is stopped when the budget runs out. The results are written
 after every pair, with what was left out and why; the exit status is 1 unless
 every config has at least one whole pair.
 """
+
 import argparse
 import json
 import platform
@@ -31,29 +32,44 @@ from statistics import median
 
 from thinc.api import Config
 
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.variants import variant_config
+from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.training.eval_log import read_eval_log
 
 
 class TrainingFailed(RuntimeError):
     pass
 
 
-def train(config: Path, corpus: Path, output: Path, gpu_id: int, epochs: int, model: str = None,
-          timeout: float = None):
+def train(config: Path, corpus: Path, output: Path, gpu_id: int, epochs: int, model: str = None, timeout: float = None):
     """(wall seconds, number of updates) of one `spacy train` run in a subprocess."""
     log = output.parent / f"{output.name}_log.jsonl"
     logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
-    cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output),
-           "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy"),
-           "--training.max_epochs", str(epochs), "--gpu-id", str(gpu_id), "--training.logger", logger]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        str(config),
+        "--output",
+        str(output),
+        "--paths.train",
+        str(corpus / "train.spacy"),
+        "--paths.dev",
+        str(corpus / "dev.spacy"),
+        "--training.max_epochs",
+        str(epochs),
+        "--gpu-id",
+        str(gpu_id),
+        "--training.logger",
+        logger,
+    ]
     if model:
         cmd += ["--components.transformer.model.name", model]
     start = time.perf_counter()
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise TimeoutError(f"stopped after {time.perf_counter() - start:.0f} s: the budget ran out")
+        raise TimeoutError(f"stopped after {time.perf_counter() - start:.0f} s: the budget ran out") from None
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise TrainingFailed(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
@@ -72,8 +88,11 @@ def summarize(run: dict, epochs: int) -> dict:
     """The medians over the whole pairs done so far."""
     plain, hamr = run["plain_s"], run["hamr_s"]
     if plain:
-        run.update(plain_s_per_epoch=median(plain) / epochs, hamr_s_per_epoch=median(hamr) / epochs,
-                   ratio_median=median(h / p for h, p in zip(hamr, plain)))
+        run.update(
+            plain_s_per_epoch=median(plain) / epochs,
+            hamr_s_per_epoch=median(hamr) / epochs,
+            ratio_median=median(h / p for h, p in zip(hamr, plain)),
+        )
     return run
 
 
@@ -91,10 +110,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--budget-s", type=float, default=None, help="seconds for all the trainings")
-    parser.add_argument("--deadline", type=float, default=None,
-                        help="the same as a time.time() value: no training runs past it")
-    parser.add_argument("--min-pair-s", type=float, default=30.0,
-                        help="the least time left to start a config's first pair")
+    parser.add_argument(
+        "--deadline", type=float, default=None, help="the same as a time.time() value: no training runs past it"
+    )
+    parser.add_argument(
+        "--min-pair-s", type=float, default=30.0, help="the least time left to start a config's first pair"
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_gpu_timing"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -107,9 +128,15 @@ def main():
     def left() -> float:
         return float("inf") if end is None else end - time.time()
 
-    results = {"device": device_name(args.gpu_id), "gpu_id": args.gpu_id, "epochs": args.epochs,
-               "repeats": args.repeats, "seconds_left_at_start": None if end is None else round(left()),
-               "finished": False, "runs": {}}
+    results = {
+        "device": device_name(args.gpu_id),
+        "gpu_id": args.gpu_id,
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "seconds_left_at_start": None if end is None else round(left()),
+        "finished": False,
+        "runs": {},
+    }
     specs = {}
     for spec in args.run:
         name, config, corpus, *model = spec.split(":")
@@ -138,8 +165,15 @@ def main():
             pair, pair_start = {}, time.monotonic()
             try:
                 for arm in ("plain", "hamr"):
-                    seconds, updates = train(configs[arm], corpus, work / arm, args.gpu_id, args.epochs, model,
-                                             timeout=None if end is None else max(left(), 1))
+                    seconds, updates = train(
+                        configs[arm],
+                        corpus,
+                        work / arm,
+                        args.gpu_id,
+                        args.epochs,
+                        model,
+                        timeout=None if end is None else max(left(), 1),
+                    )
                     pair[arm] = (seconds, updates)
                     print(f"[gpu-timing] {name} {arm}: {seconds:.1f} s, {updates} updates", flush=True)
             except TimeoutError as error:
@@ -157,8 +191,7 @@ def main():
                 summarize(run, args.epochs)
             write(args.out, results)
     complete = all(run["plain_s"] for run in results["runs"].values())
-    results.update(finished=True, seconds=time.monotonic() - start,
-                   every_config_timed=complete)
+    results.update(finished=True, seconds=time.monotonic() - start, every_config_timed=complete)
     write(args.out, results)
     print(json.dumps(results, indent=1))
     sys.exit(0 if complete else 1)

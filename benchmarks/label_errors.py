@@ -24,39 +24,35 @@ Scores per method: precision and recall at N (N: the number flipped), recall
 at 2N, average precision; for methods that flag, the flag's size, precision
 and recall (and flags per 1,000 examples); trainings and wall time.
 """
+
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
 import numpy
+import spacy
 import srsly
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
-import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
-
-from spacy_hamr.audit import predict_probabilities  # noqa: E402
-from spacy_hamr.embedders import make_tfidf_embedder  # noqa: E402
-from spacy_hamr.hard_examples import hardness_scores, is_suspect  # noqa: E402
-from spacy_hamr.label_errors import textcat_errors  # noqa: E402
-from spacy_hamr.neighbors import NeighbourIndex  # noqa: E402
-from spacy_hamr.planted_errors import flip_labels  # noqa: E402
-from spacy_hamr.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
+from common import DEFAULT_DATA, dataset_corpus, make_config, spacy_train
+from spacy_hamr.corpus import read_docs
+from spacy_hamr.experiments.planted_errors import flip_labels  # noqa: E402
+from spacy_hamr.label_errors.audit import predict_probabilities  # noqa: E402
+from spacy_hamr.label_errors.ranking import hardness_scores, is_suspect  # noqa: E402
+from spacy_hamr.label_errors.training_dynamics import textcat_errors  # noqa: E402
+from spacy_hamr.resampling.embedders import make_tfidf_embedder  # noqa: E402
+from spacy_hamr.resampling.neighbors import NeighbourIndex  # noqa: E402
+from spacy_hamr.training.state_file import corpus_positions, in_corpus_order, read_state  # noqa: E402
 
 N_NEIGHBOURS = 10
 # The single runs: HAMR, and the same two blocks recording only (uniform shuffled epochs, unweighted).
-SINGLE_RUNS = {"hamr": [], "uniform": ["--training.batcher.resample", "false",
-                                       "--training.before_update.weighting", "none"]}
-
-
-def read_docs(path: Path):
-    return list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
+SINGLE_RUNS = {
+    "hamr": [],
+    "uniform": ["--training.batcher.resample", "false", "--training.before_update.weighting", "none"],
+}
 
 
 def write_corpus(docs, names, labels, path: Path) -> None:
@@ -74,8 +70,12 @@ def train(cfg: Path, out: Path, train_path: Path, dev_path: Path, epochs: int, s
     timing = out / "train_seconds.json"
     if not (out / "model-last").exists():  # written when training ends: a stopped run trains again
         start = time.perf_counter()
-        run([sys.executable, "-m", "spacy", "train", cfg, "--output", out, "--paths.train", train_path,
-             "--paths.dev", dev_path, "--training.max_epochs", epochs, "--system.seed", seed, *extra])
+        spacy_train(
+            cfg,
+            out,
+            {"paths.train": train_path, "paths.dev": dev_path, "training.max_epochs": epochs, "system.seed": seed},
+            *extra,
+        )
         srsly.write_json(timing, time.perf_counter() - start)
     return srsly.read_json(timing) if timing.exists() else None
 
@@ -92,15 +92,19 @@ def metrics(flipped: numpy.ndarray, score: numpy.ndarray, flags=None, rng=None) 
     order = numpy.lexsort((tie, -score))
     row = {}
     if n:
-        row.update(precision_at_n=float(flipped[order[:n]].mean()), recall_at_n=float(flipped[order[:n]].sum() / n),
-                   recall_at_2n=float(flipped[order[:2 * n]].sum() / n),
-                   average_precision=float(average_precision_score(flipped, score + 1e-9 * tie)))
+        row.update(
+            precision_at_n=float(flipped[order[:n]].mean()),
+            recall_at_n=float(flipped[order[:n]].sum() / n),
+            recall_at_2n=float(flipped[order[: 2 * n]].sum() / n),
+            average_precision=float(average_precision_score(flipped, score + 1e-9 * tie)),
+        )
     if flags is not None:
         k = int(flags.sum())
         row.update(flagged=k, flags_per_1000=1000.0 * k / len(flags))
         if n:
-            row.update(flag_precision=float(flipped[flags].mean()) if k else 0.0,
-                       flag_recall=float(flipped[flags].sum() / n))
+            row.update(
+                flag_precision=float(flipped[flags].mean()) if k else 0.0, flag_recall=float(flipped[flags].sum() / n)
+            )
     return row
 
 
@@ -117,8 +121,9 @@ def single_run_methods(state, probs_final, labels, docs, flip_seed):
     others = numpy.array([numpy.mean([labels[j] != labels[i] for j in row]) for i, row in enumerate(near)])
     agrees = probs_final.argmax(axis=1) == labels
     # The report before training dynamics: relative loss x hardness; suspect = model and 5 neighbours disagree.
-    old_suspect = numpy.array([is_suspect(str(labels[i]), [[str(labels[j])] for j in near[i]][:5], agrees[i])
-                               for i in range(n)])
+    old_suspect = numpy.array(
+        [is_suspect(str(labels[i]), [[str(labels[j])] for j in near[i]][:5], agrees[i]) for i in range(n)]
+    )
     return {
         "report": (errors.score, errors.suspect),
         "report_likely": (errors.score, errors.likely),
@@ -137,18 +142,31 @@ def single_run_methods(state, probs_final, labels, docs, flip_seed):
 def cleanlab_methods(labels, probs):
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
+
     flags = numpy.zeros(len(labels), dtype=bool)
     flags[find_label_issues(labels, probs)] = True
     out = {}
     for method in ("self_confidence", "normalized_margin"):
-        out[f"cleanlab_{method}"] = (-get_label_quality_scores(labels, probs, method=method),
-                                     flags if method == "self_confidence" else None)
+        out[f"cleanlab_{method}"] = (
+            -get_label_quality_scores(labels, probs, method=method),
+            flags if method == "self_confidence" else None,
+        )
     return out
 
 
-SUMMARY_METHODS = ["report@uniform", "report@hamr", "previous_report@uniform", "previous_report@hamr", "aum@uniform",
-                   "datamap_hard_to_learn@uniform", "self_confidence_in_sample@uniform", "neighbours@uniform",
-                   "random@uniform", "cleanlab_self_confidence", "find_label_errors"]
+SUMMARY_METHODS = [
+    "report@uniform",
+    "report@hamr",
+    "previous_report@uniform",
+    "previous_report@hamr",
+    "aum@uniform",
+    "datamap_hard_to_learn@uniform",
+    "self_confidence_in_sample@uniform",
+    "neighbours@uniform",
+    "random@uniform",
+    "cleanlab_self_confidence",
+    "find_label_errors",
+]
 
 
 def summarise(paths, markdown: Path) -> None:
@@ -160,8 +178,11 @@ def summarise(paths, markdown: Path) -> None:
     for key, row in rows.items():
         dataset, noise, rate, _ = key.split("/")
         conditions.setdefault((dataset, noise, rate), []).append(row)
-    lines = ["| dataset | noise | rate | seeds | method | P@N | R@2N | AP | flag precision | flag recall | "
-             "flags | flags per 1,000 clean | trainings | seconds |", "|" + "---|" * 14]
+    lines = [
+        "| dataset | noise | rate | seeds | method | P@N | R@2N | AP | flag precision | flag recall | "
+        "flags | flags per 1,000 clean | trainings | seconds |",
+        "|" + "---|" * 14,
+    ]
     controls = {dataset: rs[0] for (dataset, _, rate), rs in conditions.items() if rate == "0"}
     for (dataset, noise, rate), rs in sorted(conditions.items()):
         if rate == "0":
@@ -170,14 +191,25 @@ def summarise(paths, markdown: Path) -> None:
             ms = [r["methods"][method] for r in rs if method in r["methods"]]
             if not ms:
                 continue
-            cell = {k: _mean_se([m[k] for m in ms if k in m]) for k in
-                    ("precision_at_n", "recall_at_2n", "average_precision", "flag_precision", "flag_recall", "flagged")}
+            cell = {
+                k: _mean_se([m[k] for m in ms if k in m])
+                for k in (
+                    "precision_at_n",
+                    "recall_at_2n",
+                    "average_precision",
+                    "flag_precision",
+                    "flag_recall",
+                    "flagged",
+                )
+            }
             control = controls.get(dataset, {}).get("methods", {}).get(method, {})
             clean = f"{control['flags_per_1000']:.0f}" if "flags_per_1000" in control else "-"
-            lines.append(f"| {dataset} | {noise} | {rate} | {len(ms)} | {method} | {cell['precision_at_n']} | "
-                         f"{cell['recall_at_2n']} | {cell['average_precision']} | {cell['flag_precision']} | "
-                         f"{cell['flag_recall']} | {cell['flagged']} | {clean} | {ms[0]['trainings']} | "
-                         f"{_seconds(ms)} |")
+            lines.append(
+                f"| {dataset} | {noise} | {rate} | {len(ms)} | {method} | {cell['precision_at_n']} | "
+                f"{cell['recall_at_2n']} | {cell['average_precision']} | {cell['flag_precision']} | "
+                f"{cell['flag_recall']} | {cell['flagged']} | {clean} | {ms[0]['trainings']} | "
+                f"{_seconds(ms)} |"
+            )
     markdown.write_text("\n".join(lines) + "\n", encoding="utf8")
 
 
@@ -199,9 +231,21 @@ def audit_method(cfg, train_path, dev_path, out, args, flipped, rng) -> dict:
     from spacy_hamr.cli.find_label_errors import find_label_errors
 
     start = time.perf_counter()
-    find_label_errors(cfg, train_path, out, folds=args.folds, seed=0,
-                      extra_args=["--paths.dev", str(dev_path), "--training.max_epochs", str(args.epochs),
-                                  "--system.seed", str(args.train_seed)])
+    find_label_errors(
+        cfg,
+        train_path,
+        out,
+        folds=args.folds,
+        seed=0,
+        extra_args=[
+            "--paths.dev",
+            str(dev_path),
+            "--training.max_epochs",
+            str(args.epochs),
+            "--system.seed",
+            str(args.train_seed),
+        ],
+    )
     seconds = time.perf_counter() - start
     ranked = [r["index"] for r in srsly.read_jsonl(out / "label_errors.jsonl")]
     score = numpy.zeros(len(flipped))
@@ -221,8 +265,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--skip-cleanlab", action="store_true")
-    parser.add_argument("--audit", action="store_true",
-                        help="also run `spacy hamr find-label-errors` (in-process folds of the plain config)")
+    parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="also run `spacy hamr find-label-errors` (in-process folds of the plain config)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_label_errors"))
     parser.add_argument("--out", type=Path)
@@ -234,7 +281,7 @@ def main():
 
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
-    docs = read_docs(corpus / "train.spacy")
+    docs = read_docs(corpus / "train.spacy", spacy.blank("en").vocab)
     names = sorted({c for d in docs for c in d.cats})
     clean = numpy.array([names.index(max(d.cats, key=d.cats.get)) for d in docs])
     plain_cfg = make_config(work, "textcat", "baseline", {})
@@ -250,20 +297,30 @@ def main():
         rng = numpy.random.default_rng(1000 + flip_seed)
         row = {"n": len(labels), "flipped": int(flipped.sum()), "methods": {}}
 
-        noisy_docs = read_docs(train_path)
+        noisy_docs = read_docs(train_path, spacy.blank("en").vocab)
         for source, extra in SINGLE_RUNS.items():
             run_dir = here / source
-            seconds = train(hamr_cfg, run_dir, train_path, corpus / "dev.spacy", args.epochs, args.train_seed,
-                            ["--training.batcher.state_path", run_dir / "state.npz", *extra])
+            seconds = train(
+                hamr_cfg,
+                run_dir,
+                train_path,
+                corpus / "dev.spacy",
+                args.epochs,
+                args.train_seed,
+                ["--training.batcher.state_path", run_dir / "state.npz", *extra],
+            )
             state = read_state(run_dir / "state.npz")
-            state = in_corpus_order(state, corpus_positions(state["fingerprint"], noisy_docs, str(train_path)),
-                                    len(noisy_docs))
+            state = in_corpus_order(
+                state, corpus_positions(state["fingerprint"], noisy_docs, str(train_path)), len(noisy_docs)
+            )
             assert list(state["score_labels"]) == names
             probs_final = predict(run_dir / "model-best", noisy_docs, names)
-            for name, (score, flags) in single_run_methods(state, probs_final, labels, noisy_docs,
-                                                           flip_seed).items():
-                row["methods"][f"{name}@{source}"] = {**metrics(flipped, score, flags, rng), "trainings": 1,
-                                                      "train_seconds": seconds}
+            for name, (score, flags) in single_run_methods(state, probs_final, labels, noisy_docs, flip_seed).items():
+                row["methods"][f"{name}@{source}"] = {
+                    **metrics(flipped, score, flags, rng),
+                    "trainings": 1,
+                    "train_seconds": seconds,
+                }
 
         if not args.skip_cleanlab:
             probs = numpy.full((len(labels), len(names)), numpy.nan)
@@ -272,23 +329,31 @@ def main():
             for k, (fit, held) in enumerate(folds):
                 fold_train = here / f"fold{k}" / "train.spacy"
                 write_corpus([docs[i] for i in fit], names, labels[fit], fold_train)
-                seconds = train(plain_cfg, here / f"fold{k}", fold_train, corpus / "dev.spacy", args.epochs,
-                                args.train_seed)
+                seconds = train(
+                    plain_cfg, here / f"fold{k}", fold_train, corpus / "dev.spacy", args.epochs, args.train_seed
+                )
                 total = None if total is None or seconds is None else total + seconds
                 probs[held] = predict(here / f"fold{k}" / "model-best", [noisy_docs[i] for i in held], names)
                 print(f"{key}: fold {k + 1}/{args.folds} done", flush=True)
             for name, (score, flags) in cleanlab_methods(labels, probs).items():
-                row["methods"][name] = {**metrics(flipped, score, flags, rng), "trainings": args.folds,
-                                        "train_seconds": total}
+                row["methods"][name] = {
+                    **metrics(flipped, score, flags, rng),
+                    "trainings": args.folds,
+                    "train_seconds": total,
+                }
         if args.audit:
-            row["methods"]["find_label_errors"] = audit_method(plain_cfg, train_path, corpus / "dev.spacy",
-                                                               here / "audit", args, flipped, rng)
+            row["methods"]["find_label_errors"] = audit_method(
+                plain_cfg, train_path, corpus / "dev.spacy", here / "audit", args, flipped, rng
+            )
         results[key] = row
         args.out.parent.mkdir(parents=True, exist_ok=True)
         srsly.write_json(args.out, results)
         for name, m in row["methods"].items():
-            print(f"{key:40s} {name:28s} P@N {m.get('precision_at_n', float('nan')):.3f} "
-                  f"AP {m.get('average_precision', float('nan')):.3f} flags {m.get('flagged', '-')}", flush=True)
+            print(
+                f"{key:40s} {name:28s} P@N {m.get('precision_at_n', float('nan')):.3f} "
+                f"AP {m.get('average_precision', float('nan')):.3f} flags {m.get('flagged', '-')}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

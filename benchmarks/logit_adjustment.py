@@ -1,6 +1,6 @@
 """Post-hoc logit adjustment on top of trained runs: test macro-F1 and
 smallest-class F1 of each run's model-best as trained and adjusted on dev
-(spacy_hamr.adjust), with the training corpus's class distribution as the
+(spacy_hamr.logit_adjustment.adjust), with the training corpus's class distribution as the
 prior and, for HAMR runs, also the class shares of HAMR's draws.
 
     python benchmarks/quality.py --dataset cyclone_idai_2019 --epochs 8 --seeds 0 1 \
@@ -13,6 +13,7 @@ Reads the runs benchmarks/quality.py trained (WORK/DATASET/RUN_sSEED/model-best)
 and the paired differences (mean and standard error over seeds) against
 class-balanced oversampling, from the results file alone.
 """
+
 import argparse
 import json
 import math
@@ -22,11 +23,11 @@ from statistics import mean, stdev
 
 import spacy
 import srsly
-from spacy.tokens import DocBin
 from spacy.training import Corpus
 
-from spacy_hamr.adjust import adjust_pipeline, draws_prior
-from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.corpus import read_docs
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.logit_adjustment.adjust import draws_prior, plan_adjustment
 
 
 def scores_on(nlp, test, minority):
@@ -35,8 +36,14 @@ def scores_on(nlp, test, minority):
 
 
 # The arms of the comparison: (run, how its model-best is read).
-ARMS = [("baseline", "as_trained"), ("baseline", "train_prior"), ("oversample", "as_trained"),
-        ("hamr", "as_trained"), ("hamr", "train_prior"), ("hamr", "draws_prior")]
+ARMS = [
+    ("baseline", "as_trained"),
+    ("baseline", "train_prior"),
+    ("oversample", "as_trained"),
+    ("hamr", "as_trained"),
+    ("hamr", "train_prior"),
+    ("hamr", "draws_prior"),
+]
 
 
 def summarise(results: dict) -> None:
@@ -49,9 +56,11 @@ def summarise(results: dict) -> None:
             diffs = [r["macro_f1"] - o for r, o in zip(rows, reference)]
             se = stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
             taus = [r["tau"] for r in rows if "tau" in r]
-            print(f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
-                  f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {mean(diffs):+5.1f} (SE {se:.1f})"
-                  + (f"  tau {mean(taus):.2f}" if taus else ""))
+            print(
+                f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
+                f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {mean(diffs):+5.1f} (SE {se:.1f})"
+                + (f"  tau {mean(taus):.2f}" if taus else "")
+            )
 
 
 def main():
@@ -78,7 +87,7 @@ def main():
             nlp = spacy.load(model)
             dev = list(Corpus(corpus / "dev.spacy")(nlp))
             test = list(Corpus(corpus / "test.spacy")(nlp))
-            train = list(DocBin().from_disk(corpus / "train.spacy").get_docs(nlp.vocab))
+            train = read_docs(corpus / "train.spacy", nlp.vocab)
             priors = {"train_prior": {"train": train}}
             hamr_log = work / f"{run}_s{seed}_hamr.jsonl"
             if hamr_log.exists():
@@ -88,10 +97,15 @@ def main():
             for name, prior in priors.items():
                 adjusted = spacy.load(model)
                 start = time.perf_counter()
-                adjustment = adjust_pipeline(adjusted, dev, **prior)
-                row[name] = {**scores_on(adjusted, test, minority), "tau": adjustment.tau,
-                             "dev_before": adjustment.before, "dev_after": adjustment.after,
-                             "seconds": time.perf_counter() - start}
+                adjustment = plan_adjustment(adjusted, dev, **prior)
+                adjustment.apply()
+                row[name] = {
+                    **scores_on(adjusted, test, minority),
+                    "tau": adjustment.tau,
+                    "dev_before": adjustment.before,
+                    "dev_after": adjustment.after,
+                    "seconds": time.perf_counter() - start,
+                }
             by_dataset.setdefault(run, {})[str(seed)] = row
             print(json.dumps({"run": run, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,28 +10,32 @@ updates. "Converged at E epochs" means: the best dev macro-F over the first E
 epochs is within --tolerance points of the best over the whole run, and the
 run is at least three times as long as E.
 """
+
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import srsly
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.scoring import ner_macro_f
-
+from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
+from spacy_hamr.training.eval_log import read_eval_log
+from spacy_hamr.training.scoring import ner_macro_f
 
 
 def read_curve(path: Path):
     rows = []
     for row in read_eval_log(path)[0]:
         macro = ner_macro_f(row["scores"])
-        rows.append({"epoch": row["epoch"], "step": row["step"], "ents_f": 100 * row["scores"]["ents_f"],
-                     "macro_f": None if macro is None else 100 * macro,
-                     "per_type_f": {t: 100 * s["f"] for t, s in (row["scores"].get("ents_per_type") or {}).items()}})
+        rows.append(
+            {
+                "epoch": row["epoch"],
+                "step": row["step"],
+                "ents_f": 100 * row["scores"]["ents_f"],
+                "macro_f": None if macro is None else 100 * macro,
+                "per_type_f": {t: 100 * s["f"] for t, s in (row["scores"].get("ents_per_type") or {}).items()},
+            }
+        )
     return rows
 
 
@@ -62,21 +66,38 @@ def main():
     curve_path = work / f"curve_s{args.seed}.jsonl"
     logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(curve_path)})
     start = time.perf_counter()
-    run([sys.executable, "-m", "spacy", "train", cfg, "--output", work / f"plain_s{args.seed}",
-         "--training.logger", logger,
-         "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-         "--training.max_epochs", args.epochs, "--training.eval_frequency", args.eval_frequency,
-         "--training.patience", 0, "--training.max_steps", 0, "--system.seed", args.seed])
+    spacy_train(
+        cfg,
+        work / f"plain_s{args.seed}",
+        {
+            "training.logger": logger,
+            **corpus_paths(corpus),
+            "training.max_epochs": args.epochs,
+            "training.eval_frequency": args.eval_frequency,
+            "training.patience": 0,
+            "training.max_steps": 0,
+            "system.seed": args.seed,
+        },
+    )
     seconds = time.perf_counter() - start
     curve = read_curve(curve_path)
     epochs, best_until, best = converged_epochs(curve, args.epochs, args.tolerance)
     steps_per_epoch = {}
     for r in curve:
         steps_per_epoch[r["epoch"]] = r["step"]
-    result = {"dataset": args.dataset, "seed": args.seed, "epochs_run": args.epochs,
-              "eval_frequency": args.eval_frequency, "train_seconds": seconds,
-              "best_macro_f": best, "converged_epochs": epochs, "best_macro_f_within_budget": best_until,
-              "tolerance": args.tolerance, "last_step_seen_per_epoch": steps_per_epoch, "curve": curve}
+    result = {
+        "dataset": args.dataset,
+        "seed": args.seed,
+        "epochs_run": args.epochs,
+        "eval_frequency": args.eval_frequency,
+        "train_seconds": seconds,
+        "best_macro_f": best,
+        "converged_epochs": epochs,
+        "best_macro_f_within_budget": best_until,
+        "tolerance": args.tolerance,
+        "last_step_seen_per_epoch": steps_per_epoch,
+        "curve": curve,
+    }
     results = srsly.read_json(args.out) if args.out.exists() else {}
     results[f"{args.dataset}_s{args.seed}"] = result
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,13 +4,16 @@ missed. Tells whether a rare type loses to its frequency or to its neighbours.
 
     python benchmarks/ner_confusions.py MODEL DEV.spacy --out results/ner_confusions.json
 """
+
 import argparse
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import spacy
 import srsly
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
+
+from spacy_hamr.corpus import read_docs
 
 
 def confusions(nlp, docs):
@@ -34,7 +37,7 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     nlp = spacy.load(args.model)
-    result = confusions(nlp, list(DocBin().from_disk(args.corpus).get_docs(nlp.vocab)))
+    result = confusions(nlp, read_docs(args.corpus, nlp.vocab))
     srsly.write_json(args.out, {"model": str(args.model), "corpus": str(args.corpus), "confusions": result})
     for label, counts in result.items():
         total = sum(counts.values())

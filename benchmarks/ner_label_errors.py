@@ -12,8 +12,8 @@ the change. Scores: precision at N (N: errors planted), hits per kind of
 planted error in the top N and among all suspects, suspects per 1,000
 sentences, and the ranking by the sentence score.
 """
+
 import argparse
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,11 +22,10 @@ import spacy
 import srsly
 from spacy.tokens import DocBin
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import DEFAULT_DATA, dataset_corpus, make_config, run  # noqa: E402 (same folder)
-
-from spacy_hamr.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
-from spacy_hamr.span_suspects import find_span_suspects  # noqa: E402
+from common import DEFAULT_DATA, dataset_corpus, make_config, spacy_train
+from spacy_hamr.corpus import read_docs
+from spacy_hamr.experiments.planted_errors import NER_KINDS, plant_ner_errors  # noqa: E402
+from spacy_hamr.label_errors.span_suspects import find_span_suspects  # noqa: E402
 
 
 def overlaps(a, b) -> bool:
@@ -50,8 +49,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train-seed", type=int, default=0)
     parser.add_argument("--variant", default="hamr")
-    parser.add_argument("--uniform", action="store_true",
-                        help="record only: resample = false, weighting = none (spaCy's shuffled, unweighted epochs)")
+    parser.add_argument(
+        "--uniform",
+        action="store_true",
+        help="record only: resample = false, weighting = none (spaCy's shuffled, unweighted epochs)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_ner_label_errors"))
     parser.add_argument("--out", type=Path, required=True)
@@ -63,7 +65,7 @@ def main():
     arm = args.variant + ("_uniform" if args.uniform else "")
     cfg = make_config(work, "ner", args.variant, blocks, arm)
     blank = spacy.blank("en")
-    docs = list(DocBin().from_disk(corpus / "train.spacy").get_docs(blank.vocab))
+    docs = read_docs(corpus / "train.spacy", blank.vocab)
     results = srsly.read_json(args.out) if args.out.exists() else {}
     for seed in args.plant_seeds:
         key = f"{args.dataset}/{arm}/{args.rate:g}/{seed}"
@@ -75,12 +77,20 @@ def main():
         start = time.perf_counter()
         if not (here / "model" / "model-best").exists():
             hamr = ["--training.batcher.state_path", here / "state.npz"] if args.variant.startswith("hamr") else []
-            run([sys.executable, "-m", "spacy", "train", cfg, "--output", here / "model", "--paths.train", train_path,
-                 "--paths.dev", corpus / "dev.spacy", "--training.max_epochs", args.epochs,
-                 "--system.seed", args.train_seed, *hamr])
+            spacy_train(
+                cfg,
+                here / "model",
+                {
+                    "paths.train": train_path,
+                    "paths.dev": corpus / "dev.spacy",
+                    "training.max_epochs": args.epochs,
+                    "system.seed": args.train_seed,
+                },
+                *hamr,
+            )
         train_seconds = time.perf_counter() - start
         nlp = spacy.load(here / "model" / "model-best")
-        noisy = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
+        noisy = read_docs(train_path, nlp.vocab)
         start = time.perf_counter()
         suspects = find_span_suspects(nlp, noisy)
         find_seconds = time.perf_counter() - start
@@ -89,11 +99,17 @@ def main():
             by_doc.setdefault(p.doc, []).append(p)
         n = len(planted)
         hits = [hit_of(s, by_doc) for s in suspects]
-        row = {"sentences": len(noisy), "entities": sum(len(d.ents) for d in docs), "planted": n,
-               "planted_per_kind": dict(Counter(p.kind for p in planted)), "suspects": len(suspects),
-               "suspects_per_1000_sentences": 1000.0 * len(suspects) / len(noisy),
-               "suspects_per_kind": dict(Counter(s.kind for s in suspects)),
-               "train_seconds": train_seconds, "find_seconds": find_seconds}
+        row = {
+            "sentences": len(noisy),
+            "entities": sum(len(d.ents) for d in docs),
+            "planted": n,
+            "planted_per_kind": dict(Counter(p.kind for p in planted)),
+            "suspects": len(suspects),
+            "suspects_per_1000_sentences": 1000.0 * len(suspects) / len(noisy),
+            "suspects_per_kind": dict(Counter(s.kind for s in suspects)),
+            "train_seconds": train_seconds,
+            "find_seconds": find_seconds,
+        }
         if n:
             top = hits[:n]
             row.update(
@@ -101,9 +117,12 @@ def main():
                 found_in_top_n={k: len({id(h) for h in top if h is not None and h.kind == k}) for k in NER_KINDS},
                 found_in_all={k: len({id(h) for h in hits if h is not None and h.kind == k}) for k in NER_KINDS},
                 precision_at_n_per_suspect_kind={
-                    k: (sum(h is not None for s, h in zip(suspects[:n], top) if s.kind == k)
-                        / max(1, sum(s.kind == k for s in suspects[:n]))) for k in ("wrong_type", "boundary",
-                                                                                  "missing", "spurious")},
+                    k: (
+                        sum(h is not None for s, h in zip(suspects[:n], top) if s.kind == k)
+                        / max(1, sum(s.kind == k for s in suspects[:n]))
+                    )
+                    for k in ("wrong_type", "boundary", "missing", "spurious")
+                },
             )
         results[key] = row
         args.out.parent.mkdir(parents=True, exist_ok=True)

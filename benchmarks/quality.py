@@ -6,7 +6,7 @@
 Each variant is the config `spacy init config -p PIPELINE -o efficiency` makes
 (or `--config`'s, e.g. project/configs/textcat_trf.cfg, its transformer the offline
 all-MiniLM-L6-v2), with only [training.batcher] / [training.before_update] changed
-(spacy_hamr.variants.VARIANTS; "baseline" is the plain config);
+(spacy_hamr.experiments.variants.VARIANTS; "baseline" is the plain config);
 trained with `python -m spacy train`, model-best evaluated on test and dev.
 `--set` adds settings to the variants' blocks and `--name` stores the arm under
 another name (one variant with several settings); `--override KEY=VALUE` passes
@@ -14,71 +14,29 @@ settings of other blocks to `spacy train` (every arm alike). `--threads` pins
 every run to that many threads. Each row has the run's number of updates (the
 hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
 """
+
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from statistics import mean, pstdev
 
 import srsly
-from thinc.api import Config
 
-from spacy_hamr.convert import convert_dataset
-from spacy_hamr.embedders import default_model_path
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class
-from spacy_hamr.variants import VARIANTS, variant_config
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
-
-def run(cmd, **kwargs):
-    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
-    if result.returncode != 0:
-        raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
-    return result.stdout
-
-
-def dataset_corpus(data: Path, work: Path) -> Path:
-    """work/corpus with the dataset in data/ converted to .spacy (once)."""
-    corpus = work / "corpus"
-    if not (corpus / "test.spacy").exists():
-        convert_dataset(data, corpus)
-    return corpus
-
-
-def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None,
-                base: Path = None) -> Path:
-    """variant's config in work/: from `base`, or from spacy init config's efficiency config."""
-    if base is None:
-        base = work / f"{pipeline}.cfg"
-        if not base.exists():
-            run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
-    config = Config().from_disk(base, interpolate=False)
-    if "transformer" in config["components"]:
-        config["components"]["transformer"]["model"]["name"] = default_model_path()
-    config = variant_config(config, variant, extra.get("batcher"), extra.get("callback"))
-    path = work / f"{base.stem if base.parent != work else pipeline}_{name or variant}.cfg"
-    config.to_disk(path)
-    return path
-
-
-def block_settings(items) -> dict:
-    """--set's batcher.KEY=JSON and callback.KEY=JSON items as {"batcher": {...}, "callback": {...}}."""
-    extra = {"batcher": {}, "callback": {}}
-    for item in items:
-        key, value = item.split("=", 1)
-        block, name = key.split(".", 1)
-        extra[block][name] = json.loads(value)
-    return extra
+from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, run, spacy_train
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.experiments.variants import VARIANTS
+from spacy_hamr.training.eval_log import read_eval_log
 
 
 def scores(metrics: dict, minority: str, prefix: str = "") -> dict:
-    return {f"{prefix}macro_f1": macro_f1(metrics), f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
-            f"{prefix}per_class_f1": per_class_f1(metrics)}
+    return {
+        f"{prefix}macro_f1": macro_f1(metrics),
+        f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
+        f"{prefix}per_class_f1": per_class_f1(metrics),
+    }
 
 
 def main():
@@ -117,33 +75,64 @@ def main():
             log = out.parent / f"{arm}_s{seed}_log.jsonl"
             logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
             # HAMR's batcher logs each epoch's draws (class shares) beside the run.
-            hamr_log = [] if VARIANTS[variant].batcher.get("@batchers") != "hamr.v1" else [
-                "--training.batcher.log_path", out.parent / f"{arm}_s{seed}_hamr.jsonl"]
+            hamr_log = (
+                []
+                if VARIANTS[variant].batcher.get("@batchers") != "hamr.v1"
+                else ["--training.batcher.log_path", out.parent / f"{arm}_s{seed}_hamr.jsonl"]
+            )
             for path in hamr_log[1:]:
                 path.unlink(missing_ok=True)
             start = time.perf_counter()
-            run([sys.executable, "-m", "spacy", "train", cfg, "--output", out,
-                 "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-                 "--training.max_epochs", args.epochs, "--system.seed", seed,
-                 "--training.logger", logger, *hamr_log, *overrides], env=env)
+            spacy_train(
+                cfg,
+                out,
+                {
+                    **corpus_paths(corpus),
+                    "training.max_epochs": args.epochs,
+                    "system.seed": seed,
+                    "training.logger": logger,
+                },
+                *hamr_log,
+                *overrides,
+                env=env,
+            )
             seconds = time.perf_counter() - start
             for split in ("test", "dev"):
-                run([sys.executable, "-m", "spacy", "evaluate", out / "model-best", corpus / f"{split}.spacy",
-                     "--output", out / f"{split}.json"], env=env)
+                run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "spacy",
+                        "evaluate",
+                        out / "model-best",
+                        corpus / f"{split}.spacy",
+                        "--output",
+                        out / f"{split}.json",
+                    ],
+                    env=env,
+                )
             evaluations, updates = read_eval_log(log)
-            row = {**scores(srsly.read_json(out / "test.json"), minority),
-                   **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
-                   "updates": updates, "train_seconds": seconds, "settings": extra,
-                   "config": str(args.config or f"efficiency {args.pipeline}"), "overrides": args.override,
-                   "threads": args.threads, "dev_curve": [[e["step"], e["score"]] for e in evaluations]}
+            row = {
+                **scores(srsly.read_json(out / "test.json"), minority),
+                **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
+                "updates": updates,
+                "train_seconds": seconds,
+                "settings": extra,
+                "config": str(args.config or f"efficiency {args.pipeline}"),
+                "overrides": args.override,
+                "threads": args.threads,
+                "dev_curve": [[e["step"], e["score"]] for e in evaluations],
+            }
             results.setdefault(arm, {})[str(seed)] = row
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             srsly.write_json(args.out, results)
     for variant, by_seed in results.items():
         rows = list(by_seed.values())
-        print(f"{variant:18s} macro {mean(r['macro_f1'] for r in rows):5.1f} ± {pstdev([r['macro_f1'] for r in rows]):.1f}"
-              f"  minority({minority}) {mean(r['minority_f1'] for r in rows):5.1f}  n={len(rows)}")
+        print(
+            f"{variant:18s} macro {mean(r['macro_f1'] for r in rows):5.1f} ± {pstdev([r['macro_f1'] for r in rows]):.1f}"
+            f"  minority({minority}) {mean(r['minority_f1'] for r in rows):5.1f}  n={len(rows)}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ slow the boost), and (with --recall) the recall@k of the index against
 exact search on 200 seeds. Embeddings are synthetic clusters (1,000 topics),
 generated in float32 chunks so that the generator is not what is measured.
 """
+
 import argparse
 import hashlib
 import json
@@ -23,8 +24,8 @@ import time
 
 import numpy
 
-from spacy_hamr.neighbors import EXACT_SEARCH_LIMIT, NeighbourIndex, neighbour_boost, top_fraction
-from spacy_hamr.sampling import draw_epoch, epoch_draws, sampling_probabilities
+from spacy_hamr.resampling.neighbors import EXACT_SEARCH_LIMIT, NeighbourIndex, neighbour_boost, top_fraction
+from spacy_hamr.resampling.sampling import draw_epoch, epoch_draws, sampling_probabilities
 
 DIM = 384
 SEED_FRACTION = 0.1
@@ -44,10 +45,14 @@ def clustered_embeddings(n: int, rng: numpy.random.Generator, chunk: int = 100_0
 def recall(index: NeighbourIndex, hardness: numpy.ndarray, n_queries: int = 200, chunk: int = 50) -> float:
     seeds = top_fraction(hardness, SEED_FRACTION)[:n_queries]
     approx = index.search(seeds, N_NEIGHBORS)
-    exact = numpy.concatenate([
-        numpy.argpartition(-(index.vectors[seeds[i:i + chunk]] @ index.vectors.T), N_NEIGHBORS - 1, axis=1)[:, :N_NEIGHBORS]
-        for i in range(0, len(seeds), chunk)
-    ])
+    exact = numpy.concatenate(
+        [
+            numpy.argpartition(-(index.vectors[seeds[i : i + chunk]] @ index.vectors.T), N_NEIGHBORS - 1, axis=1)[
+                :, :N_NEIGHBORS
+            ]
+            for i in range(0, len(seeds), chunk)
+        ]
+    )
     return float(numpy.mean([len(set(a) & set(e)) / N_NEIGHBORS for a, e in zip(approx, exact)]))
 
 

@@ -5,6 +5,7 @@ benchmarks/results/scale.json and scale.md.
 The 1M row is run twice, and every row records the 1-minute load average
 before and after its boost: on a 2-core machine shared with other work, a
 load above ~1.5 means other processes took CPU time from the measurement."""
+
 import json
 import subprocess
 import sys
@@ -18,9 +19,12 @@ RUNS = [
     (1_000_000, None, True),
     (1_000_000, None, True),
     # crossover: both index kinds at the same N
-    (50_000, 10**9, True), (50_000, 0, True),
-    (100_000, 10**9, True), (100_000, 0, True),
-    (200_000, 10**9, True), (200_000, 0, True),
+    (50_000, 10**9, True),
+    (50_000, 0, True),
+    (100_000, 10**9, True),
+    (100_000, 0, True),
+    (200_000, 10**9, True),
+    (200_000, 0, True),
 ]
 
 
@@ -52,13 +56,20 @@ def main():
             f"{r['recall_at_k']} | {r['peak_rss_mb']} | {r['load'][0]} / {r['load'][1]} |"
         )
     steps = ["normalise", "train", "add", "search", "rerank"]
-    lines += ["", "boost_s by step (seconds):", "", "| N | index | " + " | ".join(steps) + " |",
-              "|---:|---|" + "---:|" * len(steps)]
+    lines += [
+        "",
+        "boost_s by step (seconds):",
+        "",
+        "| N | index | " + " | ".join(steps) + " |",
+        "|---:|---|" + "---:|" * len(steps),
+    ]
     for r in results["default"]:
-        lines.append(f"| {r['n']:,} | {r['index']} | " + " | ".join(str(r['steps'].get(s, '')) for s in steps) + " |")
+        lines.append(f"| {r['n']:,} | {r['index']} | " + " | ".join(str(r["steps"].get(s, "")) for s in steps) + " |")
     lines += ["", "| N | index | boost_s | cpu_s | recall@10 | load before/after |", "|---:|---|---:|---:|---:|---|"]
     for r in results["crossover"]:
-        lines.append(f"| {r['n']:,} | {r['index']} | {r['boost_s']} | {r['cpu_s']} | {r['recall_at_k']} | {r['load'][0]} / {r['load'][1]} |")
+        lines.append(
+            f"| {r['n']:,} | {r['index']} | {r['boost_s']} | {r['cpu_s']} | {r['recall_at_k']} | {r['load'][0]} / {r['load'][1]} |"
+        )
     (HERE / "results" / "scale.md").write_text("\n".join(lines) + "\n")
 
 

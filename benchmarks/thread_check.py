@@ -12,27 +12,28 @@ Each arm is a quality.py variant (default: full HAMR) of the efficiency config
 files of model-last and model-best (meta.json aside: it holds timings) whose
 bytes differ between the thread counts; an empty list means byte-identical.
 """
+
 import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import srsly
 from thinc.api import Config
 
-sys.path.insert(0, str(Path(__file__).parent))
-from quality import DEFAULT_DATA, block_settings, dataset_corpus, make_config, run  # noqa: E402 (same folder)
-
-from spacy_hamr.convert import convert_dataset  # noqa: E402
-from spacy_hamr.variants import variant_config  # noqa: E402
+from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, spacy_train
+from spacy_hamr.experiments.convert import convert_dataset  # noqa: E402
+from spacy_hamr.experiments.variants import variant_config  # noqa: E402
 
 
 def file_hashes(model_dir: Path) -> dict:
-    return {str(p.relative_to(model_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(model_dir.rglob("*")) if p.is_file() and p.name != "meta.json"}
+    return {
+        str(p.relative_to(model_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(model_dir.rglob("*"))
+        if p.is_file() and p.name != "meta.json"
+    }
 
 
 def main():
@@ -60,8 +61,9 @@ def main():
     else:
         corpus = dataset_corpus(args.data / args.dataset, work)
     if args.config:
-        config = variant_config(Config().from_disk(args.config, interpolate=False), args.variant,
-                                extra["batcher"], extra["callback"])
+        config = variant_config(
+            Config().from_disk(args.config, interpolate=False), args.variant, extra["batcher"], extra["callback"]
+        )
         cfg = work / f"{args.config.stem}_{args.variant}.cfg"
         config.to_disk(cfg)
     else:
@@ -73,20 +75,44 @@ def main():
         for threads in args.threads:
             out = work / f"{args.variant}_s{seed}_t{threads}"
             start = time.perf_counter()
-            run([sys.executable, "-m", "spacy", "train", cfg, "--output", out,
-                 "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy",
-                 "--training.max_epochs", args.epochs, "--system.seed", seed, *overrides],
-                env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
+            spacy_train(
+                cfg,
+                out,
+                {
+                    **corpus_paths(corpus),
+                    "training.max_epochs": args.epochs,
+                    "system.seed": seed,
+                },
+                *overrides,
+                env=dict(os.environ, OMP_NUM_THREADS=str(threads)),
+            )
             seconds[threads] = round(time.perf_counter() - start, 1)
             hashes[threads] = {model: file_hashes(out / model) for model in ("model-last", "model-best")}
         first = args.threads[0]
-        differing = sorted({f"{model}/{name}" for threads in args.threads[1:]
-                            for model, files in hashes[threads].items()
-                            for name, digest in files.items() if hashes[first][model].get(name) != digest})
-        row = {"pipeline": args.pipeline, "config": str(args.config or "efficiency"), "variant": args.variant,
-               "epochs": args.epochs, "limit": args.limit, "settings": extra, "overrides": args.override,
-               "threads": args.threads, "seconds": seconds, "differing_files": differing}
-        key = f"{args.dataset}/{args.config.stem if args.config else 'efficiency'}/{args.variant}" + "".join(f"/{k}={v}" for b in extra.values() for k, v in b.items())
+        differing = sorted(
+            {
+                f"{model}/{name}"
+                for threads in args.threads[1:]
+                for model, files in hashes[threads].items()
+                for name, digest in files.items()
+                if hashes[first][model].get(name) != digest
+            }
+        )
+        row = {
+            "pipeline": args.pipeline,
+            "config": str(args.config or "efficiency"),
+            "variant": args.variant,
+            "epochs": args.epochs,
+            "limit": args.limit,
+            "settings": extra,
+            "overrides": args.override,
+            "threads": args.threads,
+            "seconds": seconds,
+            "differing_files": differing,
+        }
+        key = f"{args.dataset}/{args.config.stem if args.config else 'efficiency'}/{args.variant}" + "".join(
+            f"/{k}={v}" for b in extra.values() for k, v in b.items()
+        )
         results.setdefault(key, {})[str(seed)] = row
         print(json.dumps({"dataset": args.dataset, "seed": seed, **row}), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)

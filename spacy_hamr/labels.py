@@ -4,6 +4,7 @@ A text classification example counts for its gold categories (score >= POSITIVE)
 or `NO_LABEL`; an NER example for the entity types it contains, or `NO_ENTITY`.
 A corpus is a text classification corpus when any of its docs has categories.
 """
+
 from collections import Counter
 from typing import Dict, Iterable, List, Sequence
 
@@ -60,7 +61,7 @@ def balanced_prior(labels: Sequence[List[str]], power: float) -> numpy.ndarray:
     """
     primary = primary_labels(labels)
     counts = Counter(primary)
-    mass: Dict[str, float] = {c: n ** power for c, n in counts.items()}
+    mass: Dict[str, float] = {c: n**power for c, n in counts.items()}
     total = sum(mass.values())
     prior = numpy.array([mass[c] / total / counts[c] for c in primary], dtype="float64")
     return prior / prior.sum()
@@ -78,3 +79,15 @@ def macro_loss_weights(labels: Sequence[List[str]]) -> numpy.ndarray:
     counts = label_counts(labels)
     share = numpy.array([sum(1.0 / counts[c] for c in example) for example in labels], dtype="float64")
     return share * len(labels) / len(counts)
+
+
+def class_counts(docs: Iterable[Doc]) -> Counter:
+    """Gold class mentions: positive categories (score >= POSITIVE) of text
+    classification docs, entity mentions per type of NER docs."""
+    counts: Counter = Counter()
+    for doc in docs:
+        if doc.cats:
+            counts.update(positive_categories(doc.cats))
+        else:
+            counts.update(ent.label_ for ent in doc.ents)
+    return counts

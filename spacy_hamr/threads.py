@@ -10,6 +10,7 @@ model's own updates. What the model itself computes (spaCy's updates, a
 transformer's torch passes) keeps the threads the user gave it, as in plain
 training.
 """
+
 from contextlib import contextmanager
 from typing import Dict, Iterator
 

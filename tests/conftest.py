@@ -29,7 +29,7 @@ def textcat_examples(n: int, shares=(0.7, 0.2, 0.1), seed: int = 0) -> List[Exam
         label = rng.choices(labels, weights=shares)[0]
         text = f"{words[label]} item {i} {rng.choice(['a', 'the', 'some'])}"
         doc = nlp.make_doc(text)
-        examples.append(Example.from_dict(doc, {"cats": {l: float(l == label) for l in labels}}))
+        examples.append(Example.from_dict(doc, {"cats": {name: float(name == label) for name in labels}}))
     return examples
 
 

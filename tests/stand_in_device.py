@@ -10,6 +10,7 @@ call), so code that works on a GPU only through that dispatch fails here too.
 Explicit transfers work as on cupy: `xp.asarray(numpy_array)` to the device,
 `ops.to_numpy(x)` or `x.get()` back.
 """
+
 from typing import Any
 
 import numpy
@@ -59,8 +60,9 @@ class DeviceArray:
         attr = getattr(self.data, name)
         if not callable(attr):
             return _wrap(attr)
-        return lambda *args, **kwargs: _wrap(attr(*_to_device_args(args), **{
-            k: _to_device_args(v) for k, v in kwargs.items()}))
+        return lambda *args, **kwargs: _wrap(
+            attr(*_to_device_args(args), **{k: _to_device_args(v) for k, v in kwargs.items()})
+        )
 
     def __getitem__(self, key):
         return _wrap(self.data[_to_device_args(key)])
@@ -134,8 +136,9 @@ class DeviceXP:
         attr = getattr(numpy, name)
         if not callable(attr) or isinstance(attr, type):
             return attr  # dtypes and constants
-        return lambda *args, **kwargs: _wrap(attr(*_to_device_args(args), **{
-            k: _to_device_args(v) for k, v in kwargs.items()}))
+        return lambda *args, **kwargs: _wrap(
+            attr(*_to_device_args(args), **{k: _to_device_args(v) for k, v in kwargs.items()})
+        )
 
 
 class StandInOps(Ops):

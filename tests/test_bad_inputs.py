@@ -1,6 +1,7 @@
 """Bad inputs that once got a traceback, or nothing: each gets a message naming
 the setting, file or example at fault before any work is done, and a legal but
 suspicious one a HamrWarning naming it."""
+
 import re
 import warnings
 
@@ -10,18 +11,18 @@ import spacy
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.adjust import plan_adjustment
-from spacy_hamr.batcher import configure_hamr_batcher
-from spacy_hamr.components import Visit
 from spacy_hamr.errors import HamrWarning
-from spacy_hamr.state import HamrState
-from spacy_hamr.state_file import write_state
+from spacy_hamr.logit_adjustment.adjust import plan_adjustment
+from spacy_hamr.meta_weighting.loss_adapters import Visit
+from spacy_hamr.training.batcher import configure_hamr_batcher
+from spacy_hamr.training.shared_state import HamrState
+from spacy_hamr.training.state_file import write_state
 
+from .cli.test_cli import spacy_cli, write_dataset
 from .conftest import generated_corpus, textcat_examples, write_corpus
-from .test_audit import audit, stops_before_training
-from .test_cli import spacy_cli, write_dataset
-from .test_train_cli import init_config
-from .test_validation import resolve_training
+from .label_errors.test_audit import audit, stops_before_training
+from .training.test_train_cli import init_config
+from .training.test_validation import resolve_training
 
 LABELS = ("big", "mid", "rare")
 
@@ -29,8 +30,12 @@ LABELS = ("big", "mid", "rare")
 def textcat_model(path, factory="textcat", exclusive_classes=True, steps=3):
     """A BOW `factory` pipeline over LABELS, trained a few steps, saved at `path`;
     returns (nlp, its training examples)."""
-    model = {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": exclusive_classes, "ngram_size": 1,
-             "no_output_layer": False}
+    model = {
+        "@architectures": "spacy.TextCatBOW.v3",
+        "exclusive_classes": exclusive_classes,
+        "ngram_size": 1,
+        "no_output_layer": False,
+    }
     nlp = spacy.blank("en")
     nlp.add_pipe(factory, config={"model": model})
     examples = textcat_examples(60)
@@ -49,8 +54,9 @@ def recorded_state(path, examples, epochs=2):
     rows = numpy.arange(len(examples))
     for _ in range(epochs):
         scores = rng.uniform(size=(len(examples), len(LABELS))).astype("f")
-        state.record_visits(rows, Visit(rng.uniform(size=len(examples)), scores[:, 0], scores[:, 0] - scores[:, 1],
-                                        scores, LABELS))
+        state.record_visits(
+            rows, Visit(rng.uniform(size=len(examples)), scores[:, 0], scores[:, 0] - scores[:, 1], scores, LABELS)
+        )
         state.close_epoch()
     write_state(path, state, resampled=False)
     return path
@@ -103,8 +109,11 @@ def test_textcat_examples_without_a_positive_category_are_named_when_they_become
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         next(iter(batcher(examples)))
-    named = [" ".join(str(w.message).split()) for w in record
-             if issubclass(w.category, HamrWarning) and "no positive category" in str(w.message)]
+    named = [
+        " ".join(str(w.message).split())
+        for w in record
+        if issubclass(w.category, HamrWarning) and "no positive category" in str(w.message)
+    ]
     if not warned:  # drawn at their corpus rate: nothing to say
         assert not named, named
         return
@@ -144,17 +153,26 @@ def test_adjust_names_the_classes_the_dev_file_lacks(tmp_path):
 # 5. convert on a user's own JSON
 
 
-CALM = [{"text": "calm day", "label": 0, "label_text": "calm"},
-        {"text": "storm now", "label": 1, "label_text": "storm"}]
+CALM = [
+    {"text": "calm day", "label": 0, "label_text": "calm"},
+    {"text": "storm now", "label": 1, "label_text": "storm"},
+]
 ANNA = srsly.json_dumps({"tokens": ["Anna", "said"], "ner_tags": ["B-PER", "O"]}) + "\n"
 
 
-@pytest.mark.parametrize("splits,expected", [
-    ({"train": CALM, "dev": [CALM[0], {"text": "storm", "label": 1}], "test": CALM},
-     "dev.json, record 1: it has no label_text (its fields: label, text)"),
-    ({"train": ANNA.replace("ner_tags", "tags"), "dev": ANNA, "test": ANNA},
-     "train.json, record 0 (line 1): it has no ner_tags (its fields: tags, tokens)"),
-])
+@pytest.mark.parametrize(
+    "splits,expected",
+    [
+        (
+            {"train": CALM, "dev": [CALM[0], {"text": "storm", "label": 1}], "test": CALM},
+            "dev.json, record 1: it has no label_text (its fields: label, text)",
+        ),
+        (
+            {"train": ANNA.replace("ner_tags", "tags"), "dev": ANNA, "test": ANNA},
+            "train.json, record 0 (line 1): it has no ner_tags (its fields: tags, tokens)",
+        ),
+    ],
+)
 def test_convert_names_the_file_record_and_field_a_users_json_lacks(tmp_path, splits, expected):
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -199,8 +217,11 @@ def test_hard_examples_does_not_read_sigmoid_scores_as_a_distribution(tmp_path):
     _, examples = textcat_model(tmp_path / "model", exclusive_classes=False)
     train = write_corpus(tmp_path / "train.spacy", examples)
     state = recorded_state(tmp_path / "state.npz", examples)
-    with pytest.warns(HamrWarning, match=r"'textcat' scores each label with its own sigmoid \(exclusive_classes "
-                                         r"= false in \[components.textcat.model\]\)"):
+    with pytest.warns(
+        HamrWarning,
+        match=r"'textcat' scores each label with its own sigmoid \(exclusive_classes "
+        r"= false in \[components.textcat.model\]\)",
+    ):
         report = hard_examples(tmp_path / "model", train, state, tmp_path / "report", top_k=3)
     assert report.summary["ranking"] == "relative loss x hardness"
     assert "suspects" not in report.summary and all("confidence" not in r for r in report.records)
@@ -226,7 +247,7 @@ def test_hard_examples_checks_its_output_folder_before_any_work(tmp_path, monkey
     def work(*args, **kwargs):
         raise AssertionError("the report was built before the output folder was checked")
 
-    monkeypatch.setattr("spacy_hamr.hard_examples.build_report", work)
+    monkeypatch.setattr("spacy_hamr.label_errors.report.build_report", work)
     output = tmp_path / "taken" / "report"
     result = spacy_cli("hamr", "hard-examples", tmp_path / "model", train, state, "--output", output)
     assert result.exit_code == 1, result.output

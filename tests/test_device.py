@@ -2,6 +2,7 @@
 stand-in device (tests/stand_in_device.py) refuses every implicit conversion
 to numpy, as cupy does, so a numpy call on a model's array fails here as it
 would on a GPU."""
+
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,17 +14,17 @@ from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 from thinc.api import Adam, Linear, Softmax, chain, fix_random_seed, get_current_ops, set_current_ops
 
-from spacy_hamr import random_streams
-from spacy_hamr.callback import make_loss_pass
-from spacy_hamr.components import LossBook, TextcatWeighting, install
-from spacy_hamr.embedders import make_doc_vectors_embedder
-from spacy_hamr.lookahead import Perturbation, TrainableParams, hypergradient, gradient_norm
-from spacy_hamr.neighbors import NeighbourIndex
-from spacy_hamr.random_streams import frozen_randomness
+from spacy_hamr.meta_weighting import random_streams
+from spacy_hamr.meta_weighting.lookahead import Perturbation, TrainableParams, gradient_norm, hypergradient
+from spacy_hamr.meta_weighting.loss_adapters import LossBook, TextcatWeighting, install
+from spacy_hamr.meta_weighting.random_streams import frozen_randomness
+from spacy_hamr.resampling.embedders import make_doc_vectors_embedder
+from spacy_hamr.resampling.neighbors import NeighbourIndex
+from spacy_hamr.training.callback import make_loss_pass
 
 from .conftest import ROOT, textcat_examples
+from .meta_weighting.test_hypergradient import brute_force
 from .pipelines import trained_pipeline
-from .test_hypergradient import brute_force
 from .stand_in_device import DeviceArray, StandInOps, to_stand_in
 from .tiny_transformer import save_tiny_bert
 
@@ -226,8 +227,9 @@ def tiny_transformer_pipeline(path: Path, n: int = 16):
     pytest.importorskip("spacy_transformers")
     examples = textcat_examples(n)
     model = save_tiny_bert(path, [w for eg in examples for w in eg.reference.text.split()])
-    config = load_config(ROOT / "project" / "configs" / "textcat_trf.cfg",
-                         overrides={"components.transformer.model.name": str(model)})
+    config = load_config(
+        ROOT / "project" / "configs" / "textcat_trf.cfg", overrides={"components.transformer.model.name": str(model)}
+    )
     nlp = load_model_from_config(config, auto_fill=True)
     nlp.initialize(lambda: examples)
     # One step off the output layer's W = 0 (every loss log 3); the config's warm-up would not move it.

@@ -1,6 +1,7 @@
 """HAMR on a real GPU: skipped without a CUDA device (`pytest -m gpu` runs
 only these). On generated corpora and a random-weights transformer, so that
 they need no dataset and no model download."""
+
 import json
 from pathlib import Path
 
@@ -9,20 +10,19 @@ import pytest
 from thinc.api import Config, NumpyOps, require_gpu, set_current_ops
 from thinc.util import gpu_is_available
 
-from spacy_hamr.callback import make_loss_pass
-from spacy_hamr.lookahead import hypergradient
-from spacy_hamr.variants import variant_config
+from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.meta_weighting.lookahead import hypergradient
+from spacy_hamr.training.callback import make_loss_pass
 
 from .conftest import ROOT, generated_corpus
+from .meta_weighting.test_hypergradient import INNER_LR, brute_force
 from .pipelines import trained_pipeline
-from .test_callback_cli import train_with_meta_steps
 from .test_device import tiny_transformer_pipeline, transformer_passes
-from .test_hypergradient import INNER_LR, brute_force
-from .test_train_cli import init_config
 from .tiny_transformer import save_tiny_bert
+from .training.test_callback_cli import train_with_meta_steps
+from .training.test_train_cli import init_config
 
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not gpu_is_available(), reason="needs a CUDA GPU (and cupy)")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_is_available(), reason="needs a CUDA GPU (and cupy)")]
 
 
 @pytest.fixture
@@ -36,10 +36,10 @@ def on_gpu():
 def test_hypergradient_matches_brute_force_on_gpu(on_gpu, kind):
     nlp, examples, book, params = trained_pipeline(kind)
     batch, meta_batch = examples[:12], examples[30:46]
-    _, estimate, _ = hypergradient(make_loss_pass(nlp, book, params), params, batch, meta_batch,
-                                   fd_step=1e-4, inner_lr=INNER_LR[kind])
-    exact = len(meta_batch) * brute_force(make_loss_pass(nlp, book, params), params, batch, meta_batch,
-                                          INNER_LR[kind])
+    _, estimate, _ = hypergradient(
+        make_loss_pass(nlp, book, params), params, batch, meta_batch, fd_step=1e-4, inner_lr=INNER_LR[kind]
+    )
+    exact = len(meta_batch) * brute_force(make_loss_pass(nlp, book, params), params, batch, meta_batch, INNER_LR[kind])
     assert numpy.abs(exact).max() > 0
     numpy.testing.assert_allclose(estimate, exact, rtol=0.1, atol=0.05 * numpy.abs(exact).max())
 
@@ -77,7 +77,19 @@ def test_spacy_train_on_gpu_with_a_transformer(tmp_path):
     cfg = tmp_path / "trf.cfg"
     cfg.write_text((ROOT / "project" / "configs" / "textcat_trf.cfg").read_text())
     hamr_config(cfg)
-    train_with_meta_steps(cfg, data, tmp_path / "out", 2, "--gpu-id", "0", "--training.before_update.meta_every", "1",
-                          "--components.transformer.model.name", str(model))
-    assert json.loads((tmp_path / "out" / "model-last" / "meta.json").read_text())["pipeline"] == ["transformer",
-                                                                                                  "textcat"]
+    train_with_meta_steps(
+        cfg,
+        data,
+        tmp_path / "out",
+        2,
+        "--gpu-id",
+        "0",
+        "--training.before_update.meta_every",
+        "1",
+        "--components.transformer.model.name",
+        str(model),
+    )
+    assert json.loads((tmp_path / "out" / "model-last" / "meta.json").read_text())["pipeline"] == [
+        "transformer",
+        "textcat",
+    ]

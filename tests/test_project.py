@@ -1,4 +1,5 @@
 """The project's `smoke` workflow end to end, from a temporary copy of project/."""
+
 import shutil
 import subprocess
 import sys
@@ -14,8 +15,7 @@ GENERATED = ("assets", "corpus", "training", "metrics", "smoke", "project.lock")
 
 
 def spacy_project(*args, cwd):
-    result = subprocess.run([sys.executable, "-m", "spacy", "project", *args], cwd=cwd,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "spacy", "project", *args], cwd=cwd, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return result.stdout
 
@@ -23,8 +23,12 @@ def spacy_project(*args, cwd):
 def test_copy_assets_without_a_folder_says_what_to_set(tmp_path):
     project = tmp_path / "project"
     shutil.copytree(ROOT / "project", project, ignore=shutil.ignore_patterns(*GENERATED))
-    result = subprocess.run([sys.executable, "-m", "spacy", "project", "run", "copy-assets", "."], cwd=project,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "project", "run", "copy-assets", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "--vars.local_datasets /path/to/datasets" in result.stdout + result.stderr
 
@@ -42,8 +46,15 @@ def test_smoke_workflow(tmp_path):
     summary = srsly.read_json(project / "smoke" / "results" / "summary.json")
     assert set(summary) == {"cyclone_idai_2019", "mit_restaurant"}
     for runs in summary.values():
-        assert {"baseline", "hamr", "oversample", "inverse_freq", "hamr_no_resample", "hamr_no_meta",
-                "hamr_no_boost"} <= set(runs)
+        assert {
+            "baseline",
+            "hamr",
+            "oversample",
+            "inverse_freq",
+            "hamr_no_resample",
+            "hamr_no_meta",
+            "hamr_no_boost",
+        } <= set(runs)
         for row in runs.values():
             assert set(row) == {"macro_f1", "macro_f1_std", "minority_f1", "seeds", "train_seconds", "updates"}
             assert 0.0 <= row["macro_f1"] <= 100.0 and row["seeds"] == 1 and row["updates"] > 0

@@ -1,4 +1,5 @@
 """Every registered function resolves through its entry point in a fresh interpreter."""
+
 import json
 import subprocess
 import sys
@@ -8,14 +9,14 @@ import pytest
 import spacy
 
 REGISTERED = [
-    ("batchers", "hamr.v1", "spacy_hamr.batcher"),
-    ("callbacks", "hamr.v1", "spacy_hamr.callback"),
-    ("callbacks", "hamr.logit_adjustment.v1", "spacy_hamr.adjust_on_save"),
-    ("loggers", "hamr.eval_log.v1", "spacy_hamr.eval_log"),
-    ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.embedders"),
-    ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.embedders"),
-    ("misc", "hamr.npy_embedder.v1", "spacy_hamr.embedders"),
-    ("misc", "hamr.doc_vectors_embedder.v1", "spacy_hamr.embedders"),
+    ("batchers", "hamr.v1", "spacy_hamr.training.batcher"),
+    ("callbacks", "hamr.v1", "spacy_hamr.training.callback"),
+    ("callbacks", "hamr.logit_adjustment.v1", "spacy_hamr.logit_adjustment.adjust_on_save"),
+    ("loggers", "hamr.eval_log.v1", "spacy_hamr.training.eval_log"),
+    ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.resampling.embedders"),
+    ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.resampling.embedders"),
+    ("misc", "hamr.npy_embedder.v1", "spacy_hamr.resampling.embedders"),
+    ("misc", "hamr.doc_vectors_embedder.v1", "spacy_hamr.resampling.embedders"),
 ]
 
 PROBE = """
@@ -32,8 +33,9 @@ print(json.dumps(out))
 def test_entry_points_resolve_without_import():
     """No `import spacy_hamr`, no --code: only the installed entry points."""
     wanted = [(reg, name) for reg, name, _ in REGISTERED]
-    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(wanted)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(wanted)], check=True, capture_output=True, text=True
+    ).stdout
     modules = json.loads(out.strip().splitlines()[-1])
     assert modules == {name: module for _, name, module in REGISTERED}
 
@@ -43,16 +45,18 @@ def test_registered_function_builds_a_working_object(reg, name, module, tmp_path
     """Each builds, with its required settings only, an object that does its job."""
     from spacy.util import registry
 
-    from spacy_hamr.callback import HamrCallback
+    from spacy_hamr.training.callback import HamrCallback
 
     from .conftest import textcat_examples, write_corpus
 
     examples = textcat_examples(12)
     write_corpus(tmp_path / "x.spacy", examples)
     numpy.save(tmp_path / "x.npy", numpy.arange(24, dtype="f").reshape(12, 2))
-    required = {("batchers", "hamr.v1"): {"size": 100},
-                ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"},
-                ("loggers", "hamr.eval_log.v1"): {"path": tmp_path / "eval.jsonl"}}
+    required = {
+        ("batchers", "hamr.v1"): {"size": 100},
+        ("misc", "hamr.npy_embedder.v1"): {"path": tmp_path / "x.npy", "corpus": tmp_path / "x.spacy"},
+        ("loggers", "hamr.eval_log.v1"): {"path": tmp_path / "eval.jsonl"},
+    }
     built = getattr(registry, reg).get(name)(**required.get((reg, name), {}))
     if reg == "batchers":
         assert sum(len(batch) for batch in built(examples)) == 15  # 1.2 N draws

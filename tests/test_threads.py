@@ -1,10 +1,9 @@
 """HAMR gives the same bits at any thread count: its SVD and weight net, and
 whole `spacy train` runs at OMP_NUM_THREADS 1 and 2."""
+
 import hashlib
 import os
 import random
-import subprocess
-import sys
 
 import numpy
 import pytest
@@ -14,13 +13,13 @@ from spacy.training import Example
 from thinc.api import Config
 from threadpoolctl import threadpool_limits
 
-from spacy_hamr.embedders import make_tfidf_embedder
+from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.meta_weighting.weight_net import WeightNet, make_optimizer, meta_step
+from spacy_hamr.resampling.embedders import make_tfidf_embedder
 from spacy_hamr.threads import one_thread, thread_counts
-from spacy_hamr.variants import variant_config
-from spacy_hamr.weight_net import WeightNet, make_optimizer, meta_step
 
 from .conftest import generated_corpus
-from .test_train_cli import init_config
+from .training.test_train_cli import init_config, train_result
 
 
 def at_threads(count, compute):
@@ -105,10 +104,7 @@ def test_hamr_trains_the_same_model_at_one_and_two_threads(tmp_path, task):
     for threads in (1, 2):
         out = tmp_path / f"out{threads}"
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        result = subprocess.run(
-            [sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(out),
-             "--paths.train", str(corpus / "train.spacy"), "--paths.dev", str(corpus / "dev.spacy")],
-            capture_output=True, text=True, env=env, cwd=tmp_path)
+        result = train_result(config_path, corpus, "--output", out, env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"[hamr] Threads: torch {threads}" in result.stdout
         digests[threads] = model_digest(out / "model-last")

@@ -1,6 +1,7 @@
 """The wheel, installed on its own into a fresh virtual environment, registers
 every function with spaCy from the installed copy: the package data and entry
 points a user gets from `pip install dist/spacy_hamr-*.whl`, not this checkout."""
+
 import json
 import os
 import shutil
@@ -47,8 +48,18 @@ def test_the_installed_wheel_registers_every_function(tmp_path):
     for name in SOURCES:
         shutil.copy(ROOT / name, source / name)
     # No build isolation: the build uses this environment's setuptools, offline.
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--no-build-isolation",
-        "--wheel-dir", tmp_path / "dist", source)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-index",
+        "--no-build-isolation",
+        "--wheel-dir",
+        tmp_path / "dist",
+        source,
+    )
     (wheel,) = (tmp_path / "dist").glob("spacy_hamr-*.whl")
 
     env_dir = tmp_path / "env"

@@ -1,6 +1,7 @@
 """A transformer with random weights, built from a small `transformers`
 config: it exercises every transformer code path (spacy-transformers, torch
 parameters in the look-ahead, CUDA dropout) without a model's weights."""
+
 from pathlib import Path
 from typing import Iterable
 
@@ -17,7 +18,13 @@ def save_tiny_bert(path: Path, words: Iterable[str], seed: int = 0) -> Path:
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf8")
     BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(path)
     return path

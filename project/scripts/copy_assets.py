@@ -1,6 +1,7 @@
 """Copy the dataset files named in project.yml's assets from a local folder
 (laid out as <dataset>/<split>.json), checking each MD5 checksum: the
 offline stand-in for `spacy project assets`."""
+
 import hashlib
 import shutil
 import sys
@@ -15,8 +16,10 @@ def md5(path: Path) -> str:
 
 def main(assets_dir: str, project_file: str, source: str = "") -> None:
     if not source:
-        sys.exit("No local dataset folder given: run `spacy project run copy-assets . --vars.local_datasets "
-                 "/path/to/datasets` (a folder of <dataset>/<split>.json), or `spacy project assets` to download.")
+        sys.exit(
+            "No local dataset folder given: run `spacy project run copy-assets . --vars.local_datasets "
+            "/path/to/datasets` (a folder of <dataset>/<split>.json), or `spacy project assets` to download."
+        )
     if not Path(source).is_dir():
         sys.exit(f"vars.local_datasets is {source!r}, which is not a folder.")
     for asset in srsly.read_yaml(project_file)["assets"]:

@@ -1,6 +1,7 @@
 """The comparison's report: results/summary.json, results/summary.md (beside the
 paper's numbers) and PNG plots, from metrics/<backbone>/<dataset>/<run>_s<seed>.json
 and the HAMR runs' per-epoch logs."""
+
 import argparse
 from pathlib import Path
 from statistics import mean, pstdev
@@ -12,17 +13,32 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy  # noqa: E402
 import srsly  # noqa: E402
 
-from spacy_hamr.scoring import corpus_class_counts, macro_f1, per_class_f1, smallest_class  # noqa: E402
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class  # noqa: E402
 
 # The paper's macro-F1 (from a secondary summary; docs/results.md): HAMR and the best baseline.
 PAPER = {
-    "bionlp2004": (72.7, 70.6, "Dice loss"), "tweetner7_2020": (60.2, 59.0, "Dice loss"),
-    "mit_restaurant": (81.1, 80.4, "Dice loss"), "hurricane_irma_2017": (73.4, 72.7, "inverse class frequency"),
-    "cyclone_idai_2019": (65.7, 63.8, "inverse class frequency"), "sst5": (57.0, 56.3, "inverse class frequency"),
+    "bionlp2004": (72.7, 70.6, "Dice loss"),
+    "tweetner7_2020": (60.2, 59.0, "Dice loss"),
+    "mit_restaurant": (81.1, 80.4, "Dice loss"),
+    "hurricane_irma_2017": (73.4, 72.7, "inverse class frequency"),
+    "cyclone_idai_2019": (65.7, 63.8, "inverse class frequency"),
+    "sst5": (57.0, 56.3, "inverse class frequency"),
 }
-RUN_ORDER = ["baseline", "hamr", "oversample", "uniform_draws", "baseline_adjusted", "hamr_adjusted",
-             "sqrt_oversample", "inverse_freq",
-             "hamr_no_resample", "hamr_no_meta", "hamr_no_boost", "hamr_reference", "hamr_global_decay"]
+RUN_ORDER = [
+    "baseline",
+    "hamr",
+    "oversample",
+    "uniform_draws",
+    "baseline_adjusted",
+    "hamr_adjusted",
+    "sqrt_oversample",
+    "inverse_freq",
+    "hamr_no_resample",
+    "hamr_no_meta",
+    "hamr_no_boost",
+    "hamr_reference",
+    "hamr_global_decay",
+]
 
 
 def collect(metrics_dir: Path, corpus: Path):
@@ -41,9 +57,11 @@ def collect(metrics_dir: Path, corpus: Path):
             macros = [macro_f1(m) for m in rows]
             classes = [per_class_f1(m) for m in rows]
             summary[dataset][run] = {
-                "macro_f1": round(mean(macros), 2), "macro_f1_std": round(pstdev(macros), 2),
+                "macro_f1": round(mean(macros), 2),
+                "macro_f1_std": round(pstdev(macros), 2),
                 "minority_f1": round(mean(c.get(minority, 0.0) for c in classes), 2),
-                "seeds": len(rows), "train_seconds": round(mean(m["train_seconds"] for m in rows), 1),
+                "seeds": len(rows),
+                "train_seconds": round(mean(m["train_seconds"] for m in rows), 1),
                 # Runs trained before the project logged updates have none.
                 "updates": round(mean(m["updates"] for m in rows)) if all(m.get("updates") for m in rows) else None,
             }
@@ -54,8 +72,12 @@ def collect(metrics_dir: Path, corpus: Path):
 def markdown(summary: dict, counts: dict, epochs: str) -> str:
     runs = [r for r in RUN_ORDER if any(r in s for s in summary.values())]
     head = "| dataset | smallest class | " + " | ".join(runs) + " | paper HAMR | paper best baseline |"
-    lines = ["Test macro-F1 (mean ± std over seeds; smallest-class F1 in brackets), points.", "",
-             head, "|" + "---|" * (len(runs) + 4)]
+    lines = [
+        "Test macro-F1 (mean ± std over seeds; smallest-class F1 in brackets), points.",
+        "",
+        head,
+        "|" + "---|" * (len(runs) + 4),
+    ]
     for dataset, by_run in summary.items():
         minority = smallest_class(counts[dataset])
         cells = []
@@ -64,14 +86,22 @@ def markdown(summary: dict, counts: dict, epochs: str) -> str:
             cells.append("" if r is None else f"{r['macro_f1']:.1f} ± {r['macro_f1_std']:.1f} ({r['minority_f1']:.1f})")
         paper = PAPER.get(dataset, ("", "", ""))
         lines.append(f"| {dataset} | {minority} | " + " | ".join(cells) + f" | {paper[0]} | {paper[1]} ({paper[2]}) |")
-    lines += ["", "What differs from the paper: a spaCy CNN (`spacy init config -o efficiency`) instead of a "
-              f"fine-tuned DeBERTa-v3-base, {epochs} on a 2-core CPU, the dev set as "
-              "the meta set, and spacy-hamr's measured defaults (per-visit EMA hardness, class-balanced "
-              "(textcat) or square-root (NER) base rate, a meta step every 8 (textcat) or 16 (NER) steps, "
-              "a weight net that starts at uniform weights). The paper's numbers come from a secondary summary."]
+    lines += [
+        "",
+        "What differs from the paper: a spaCy CNN (`spacy init config -o efficiency`) instead of a "
+        f"fine-tuned DeBERTa-v3-base, {epochs} on a 2-core CPU, the dev set as "
+        "the meta set, and spacy-hamr's measured defaults (per-visit EMA hardness, class-balanced "
+        "(textcat) or square-root (NER) base rate, a meta step every 8 (textcat) or 16 (NER) steps, "
+        "a weight net that starts at uniform weights). The paper's numbers come from a secondary summary.",
+    ]
     if any((r or {}).get("updates") for by_run in summary.values() for r in by_run.values()):
-        lines += ["", "Updates (optimizer steps) per run, mean over seeds:", "",
-                  "| dataset | " + " | ".join(runs) + " |", "|" + "---|" * (len(runs) + 1)]
+        lines += [
+            "",
+            "Updates (optimizer steps) per run, mean over seeds:",
+            "",
+            "| dataset | " + " | ".join(runs) + " |",
+            "|" + "---|" * (len(runs) + 1),
+        ]
         for dataset, by_run in summary.items():
             cells = [str((by_run.get(run) or {}).get("updates") or "") for run in runs]
             lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
@@ -88,16 +118,24 @@ def compare_hamr(summary: dict) -> str:
     if not rows:
         return ""
     gains = {d: r["hamr"]["macro_f1"] - r["baseline"]["macro_f1"] for d, r in rows.items()}
-    static = {d: r["hamr"]["macro_f1"] - max(r["oversample"]["macro_f1"], r["inverse_freq"]["macro_f1"])
-              for d, r in rows.items()}
+    static = {
+        d: r["hamr"]["macro_f1"] - max(r["oversample"]["macro_f1"], r["inverse_freq"]["macro_f1"])
+        for d, r in rows.items()
+    }
     n = len(rows)
-    close = [f"{d} {g:+.2f} against {what}" for what, margins in (("plain", gains), ("the better static", static))
-             for d, g in sorted(margins.items()) if abs(g) < 1.0]
-    return (f"HAMR is at or above plain training on {sum(g >= 0 for g in gains.values())} of {n} datasets "
-            f"({mean(gains.values()):+.1f} macro-F1 on average), and at or above the better static baseline "
-            f"(class-balanced oversampling or inverse-frequency weights) on {sum(g >= 0 for g in static.values())} "
-            f"of {n} ({mean(static.values()):+.1f} on average)."
-            + (f" Margins under 1 point, the size of seed noise here: {'; '.join(close)}." if close else ""))
+    close = [
+        f"{d} {g:+.2f} against {what}"
+        for what, margins in (("plain", gains), ("the better static", static))
+        for d, g in sorted(margins.items())
+        if abs(g) < 1.0
+    ]
+    return (
+        f"HAMR is at or above plain training on {sum(g >= 0 for g in gains.values())} of {n} datasets "
+        f"({mean(gains.values()):+.1f} macro-F1 on average), and at or above the better static baseline "
+        f"(class-balanced oversampling or inverse-frequency weights) on {sum(g >= 0 for g in static.values())} "
+        f"of {n} ({mean(static.values()):+.1f} on average)."
+        + (f" Margins under 1 point, the size of seed noise here: {'; '.join(close)}." if close else "")
+    )
 
 
 def plot_per_class(per_class: dict, counts: dict, out: Path) -> None:
@@ -107,16 +145,20 @@ def plot_per_class(per_class: dict, counts: dict, out: Path) -> None:
     if not datasets:
         return
     heights = [0.9 + 0.42 * len(counts[d]) for d in datasets]
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(8, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(datasets), 1, figsize=(8, sum(heights)), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
     for ax, dataset in zip(axes[:, 0], datasets):
         labels = sorted(counts[dataset], key=counts[dataset].get)
         y = numpy.arange(len(labels))
         for offset, run in ((-0.2, "baseline"), (0.2, "hamr")):
-            ax.barh(y + offset, [per_class[dataset][run][l] for l in labels], height=0.4, label=run)
+            ax.barh(y + offset, [per_class[dataset][run][label] for label in labels], height=0.4, label=run)
         total = sum(counts[dataset].values())
-        ax.set_yticks(y, [f"{l.replace('_', ' ')} ({100 * counts[dataset][l] / total:.1f}%)" for l in labels],
-                      fontsize=8)
+        ax.set_yticks(
+            y,
+            [f"{label.replace('_', ' ')} ({100 * counts[dataset][label] / total:.1f}%)" for label in labels],
+            fontsize=8,
+        )
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_xlabel("test F1")
@@ -161,8 +203,12 @@ def plot_sampling(training: Path, counts: dict, out: Path) -> None:
     for ax, (dataset, epochs) in zip(axes[0], logs):
         total = sum(counts[dataset].values())
         for label in sorted(counts[dataset], key=counts[dataset].get)[:5]:
-            line = ax.plot([e["epoch"] for e in epochs], [100 * e["class_share"].get(label, 0.0) for e in epochs],
-                           marker="o", label=label)[0]
+            line = ax.plot(
+                [e["epoch"] for e in epochs],
+                [100 * e["class_share"].get(label, 0.0) for e in epochs],
+                marker="o",
+                label=label,
+            )[0]
             ax.axhline(100 * counts[dataset][label] / total, color=line.get_color(), linestyle=":")
         ax.set_xlabel("epoch")
         ax.set_ylabel("% of draws (dotted: % of corpus)")

@@ -2,11 +2,12 @@
 metrics file is kept and the run skipped).
 
 Each run's config is the backbone's base config (from `spacy init config`)
-with that run's two blocks (spacy_hamr.variants), written to configs/runs/.
+with that run's two blocks (spacy_hamr.experiments.variants), written to configs/runs/.
 Per run: training/<backbone>/<dataset>/<run>_s<seed>/ (with eval_log.jsonl: every
 evaluation and the number of updates), and the test metrics
 metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds` and `updates` added.
 """
+
 import argparse
 import json
 import subprocess
@@ -17,10 +18,10 @@ from pathlib import Path
 import srsly
 from thinc.api import Config
 
-from spacy_hamr.convert import read_records, is_ner
-from spacy_hamr.embedders import default_model_path
-from spacy_hamr.eval_log import read_eval_log
-from spacy_hamr.variants import VARIANTS, variant_config
+from spacy_hamr.experiments.convert import is_ner, read_records
+from spacy_hamr.experiments.variants import VARIANTS, variant_config
+from spacy_hamr.resampling.embedders import default_model_path
+from spacy_hamr.training.eval_log import read_eval_log
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
 
@@ -44,31 +45,67 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
     variant_config(base, run).to_disk(cfg_path)
     output = args.training / args.backbone / dataset / f"{run}_s{seed}"
     epochs = args.epochs_ner if pipeline == "ner" else args.epochs_textcat
-    cmd = [sys.executable, "-m", "spacy", "train", str(cfg_path), "--output", str(output),
-           "--paths.train", str(args.corpus / dataset / "train.spacy"),
-           "--paths.dev", str(args.corpus / dataset / "dev.spacy"),
-           "--training.max_epochs", str(epochs), "--system.seed", str(seed), "--gpu-id", str(args.gpu_id)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "train",
+        str(cfg_path),
+        "--output",
+        str(output),
+        "--paths.train",
+        str(args.corpus / dataset / "train.spacy"),
+        "--paths.dev",
+        str(args.corpus / dataset / "dev.spacy"),
+        "--training.max_epochs",
+        str(epochs),
+        "--system.seed",
+        str(seed),
+        "--gpu-id",
+        str(args.gpu_id),
+    ]
     if args.backbone == "trf":
         # The configs name the model; the weights are the installed offline copy.
         cmd += ["--components.transformer.model.name", default_model_path()]
     # spaCy's console table, and every evaluation with the run's number of updates (eval_log.jsonl).
-    cmd += ["--training.logger", json.dumps({
-        "@loggers": "spacy.ChainLogger.v1", "logger1": {"@loggers": "spacy.ConsoleLogger.v1", "progress_bar": False},
-        "logger2": {"@loggers": "hamr.eval_log.v1", "path": str(output / "eval_log.jsonl")}})]
+    cmd += [
+        "--training.logger",
+        json.dumps(
+            {
+                "@loggers": "spacy.ChainLogger.v1",
+                "logger1": {"@loggers": "spacy.ConsoleLogger.v1", "progress_bar": False},
+                "logger2": {"@loggers": "hamr.eval_log.v1", "path": str(output / "eval_log.jsonl")},
+            }
+        ),
+    ]
     if run.startswith(HAMR_LOGGED):
         log = output / "hamr_log.jsonl"
         log.unlink(missing_ok=True)
         cmd += ["--training.batcher.log_path", str(log)]
-    print(f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}",
-          flush=True)
+    print(
+        f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}",
+        flush=True,
+    )
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - start
     metrics.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(output / "model-best"),
-                    str(args.corpus / dataset / "test.spacy"), "--output", str(metrics),
-                    "--gpu-id", str(args.gpu_id)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spacy",
+            "evaluate",
+            str(output / "model-best"),
+            str(args.corpus / dataset / "test.spacy"),
+            "--output",
+            str(metrics),
+            "--gpu-id",
+            str(args.gpu_id),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     result = srsly.read_json(metrics)
     result["train_seconds"] = seconds
     result["updates"] = read_eval_log(output / "eval_log.jsonl")[1]

@@ -2,13 +2,26 @@
 
 `python -m spacy_hamr ...` runs the same commands.
 """
+
 from ._util import hamr_cli
 from .adjust import adjust, adjust_cli
 from .convert import convert, convert_cli
 from .find_label_errors import find_label_errors_cli
 from .hard_examples import hard_examples, hard_examples_cli
 from .make_meta import make_meta, make_meta_cli
-from .variant_config import write_variant_config, variant_config_cli
+from .variant_config import variant_config_cli, write_variant_config
 
-__all__ = ["hamr_cli", "adjust", "adjust_cli", "convert", "convert_cli", "find_label_errors_cli", "hard_examples", "hard_examples_cli", "make_meta", "make_meta_cli",
-           "write_variant_config", "variant_config_cli"]
+__all__ = [
+    "hamr_cli",
+    "adjust",
+    "adjust_cli",
+    "convert",
+    "convert_cli",
+    "find_label_errors_cli",
+    "hard_examples",
+    "hard_examples_cli",
+    "make_meta",
+    "make_meta_cli",
+    "write_variant_config",
+    "variant_config_cli",
+]

@@ -3,6 +3,7 @@
 spaCy imports the `spacy_cli` entry points before it runs a command, so
 importing this package is what makes `python -m spacy hamr ...` exist.
 """
+
 import os
 from pathlib import Path
 

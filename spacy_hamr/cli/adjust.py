@@ -1,5 +1,6 @@
 """`spacy hamr adjust`: post-hoc logit adjustment of a trained textcat, chosen
 on dev for macro-F1 and folded into the saved model's output bias."""
+
 from pathlib import Path
 from typing import Optional
 
@@ -15,10 +16,29 @@ def adjust_cli(
     model: Path = Arg(..., help="A trained pipeline, e.g. training/model-best", exists=True, file_okay=False),
     dev_path: Path = Arg(..., help="Dev corpus (.spacy) to choose the adjustment on", exists=True, dir_okay=False),
     output_dir: Path = Arg(..., help="Where to write the adjusted pipeline"),
-    prior: Optional[Path] = Opt(None, "--prior", "-p", help="Training corpus (.spacy) whose class distribution is the prior (default: the corpus the model's config names in [paths] train)", exists=True, dir_okay=False),
-    draws_log: Optional[Path] = Opt(None, "--draws-log", help="Take the prior from a hamr.v1 batcher log (log_path): the class shares of HAMR's draws. Needed for a model trained on them (hamr.v1 batcher with resample = true), unless --corpus-prior", exists=True, dir_okay=False),
-    corpus_prior: bool = Opt(False, "--corpus-prior", help="Use the training corpus's class distribution as the prior although the model was trained on the hamr.v1 batcher's resampled draws"),
-    component: Optional[str] = Opt(None, "--component", "-c", help="The textcat component, if the pipeline has several"),
+    prior: Optional[Path] = Opt(
+        None,
+        "--prior",
+        "-p",
+        help="Training corpus (.spacy) whose class distribution is the prior (default: the corpus the model's config names in [paths] train)",
+        exists=True,
+        dir_okay=False,
+    ),
+    draws_log: Optional[Path] = Opt(
+        None,
+        "--draws-log",
+        help="Take the prior from a hamr.v1 batcher log (log_path): the class shares of HAMR's draws. Needed for a model trained on them (hamr.v1 batcher with resample = true), unless --corpus-prior",
+        exists=True,
+        dir_okay=False,
+    ),
+    corpus_prior: bool = Opt(
+        False,
+        "--corpus-prior",
+        help="Use the training corpus's class distribution as the prior although the model was trained on the hamr.v1 batcher's resampled draws",
+    ),
+    component: Optional[str] = Opt(
+        None, "--component", "-c", help="The textcat component, if the pipeline has several"
+    ),
     # fmt: on
 ):
     """Choose tau (exclusive textcat: predict argmax z - tau log prior) or one
@@ -31,18 +51,25 @@ def adjust_cli(
     msg.good(f"Adjusted {adjustment.describe()}; wrote {output_dir}")
 
 
-def adjust(model: Path, dev_path: Path, output_dir: Path, prior: Optional[Path] = None,
-           draws_log: Optional[Path] = None, component: Optional[str] = None, corpus_prior: bool = False):
+def adjust(
+    model: Path,
+    dev_path: Path,
+    output_dir: Path,
+    prior: Optional[Path] = None,
+    draws_log: Optional[Path] = None,
+    component: Optional[str] = None,
+    corpus_prior: bool = False,
+):
     """Adjust `model` on `dev_path` and write it to `output_dir`; return the Adjustment.
     Raises ValueError, before any work, where output_dir cannot be written, and
     for a model trained on HAMR's resampled draws given neither draws_log nor
     corpus_prior."""
     import spacy
-    from spacy.tokens import DocBin
     from spacy.training import Corpus
     from spacy.util import load_config
 
-    from ..adjust import adjust_pipeline, draws_prior, textcat_component, trained_on_draws
+    from ..corpus import read_docs
+    from ..logit_adjustment.adjust import draws_prior, plan_adjustment, textcat_component, trained_on_draws
 
     if prior is not None and draws_log is not None:
         raise ValueError("Give the prior as --prior (a training corpus) or --draws-log, not both.")
@@ -53,20 +80,24 @@ def adjust(model: Path, dev_path: Path, output_dir: Path, prior: Optional[Path] 
             f"{model} was trained on the hamr.v1 batcher's resampled draws ([training.batcher] resample = "
             "true), so the class distribution it learned is that of the draws, not of the training corpus: "
             "give --draws-log with the batcher's log (its log_path file), or add --corpus-prior to adjust "
-            "with the training corpus's distribution all the same.")
+            "with the training corpus's distribution all the same."
+        )
     output_folder(output_dir)
     nlp = spacy.load(model)
     dev = list(Corpus(dev_path)(nlp))
     if draws_log is not None:
         labels = list(nlp.get_pipe(textcat_component(nlp, component)).labels)
-        adjustment = adjust_pipeline(nlp, dev, prior=draws_prior(draws_log, labels), component=component,
-                                     dev_name=str(dev_path))
+        adjustment = plan_adjustment(
+            nlp, dev, prior=draws_prior(draws_log, labels), component=component, dev_name=str(dev_path)
+        )
     else:
         train_path = prior or nlp.config["paths"].get("train")
         if not train_path or not Path(train_path).is_file():
-            raise ValueError(f"The model's config names no training corpus that exists ({train_path}): "
-                             "give it with --prior.")
-        train = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
-        adjustment = adjust_pipeline(nlp, dev, train=train, component=component, dev_name=str(dev_path))
+            raise ValueError(
+                f"The model's config names no training corpus that exists ({train_path}): give it with --prior."
+            )
+        train = read_docs(train_path, nlp.vocab)
+        adjustment = plan_adjustment(nlp, dev, train=train, component=component, dev_name=str(dev_path))
+    adjustment.apply()
     nlp.to_disk(output_dir)
     return adjustment

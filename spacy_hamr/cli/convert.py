@@ -1,20 +1,30 @@
 """`spacy hamr convert`: the paper's dataset files to `.spacy` corpora."""
+
 from pathlib import Path
 from typing import Dict, List
 
 from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
-from ..convert import SPLITS, convert_dataset
+from ..experiments.convert import SPLITS, convert_dataset
 from ._util import hamr_cli
 
 
 @hamr_cli.command("convert")
 def convert_cli(
     # fmt: off
-    input_dir: Path = Arg(..., help="A dataset folder (train.json, and dev.json and test.json if there are such splits), or a folder of such folders", exists=True, file_okay=False),
-    output_dir: Path = Arg(..., help="Where to write {train,dev,test}.spacy (one subfolder per dataset for a folder of datasets)"),
-    datasets: str = Opt("", "--datasets", "-d", help="From a folder of datasets, only these (space- or comma-separated names)"),
+    input_dir: Path = Arg(
+        ...,
+        help="A dataset folder (train.json, and dev.json and test.json if there are such splits), or a folder of such folders",
+        exists=True,
+        file_okay=False,
+    ),
+    output_dir: Path = Arg(
+        ..., help="Where to write {train,dev,test}.spacy (one subfolder per dataset for a folder of datasets)"
+    ),
+    datasets: str = Opt(
+        "", "--datasets", "-d", help="From a folder of datasets, only these (space- or comma-separated names)"
+    ),
     limit: int = Opt(0, "--limit", "-l", help="Keep only the first N records of each split (0: all)", min=0),
     # fmt: on
 ):
@@ -50,5 +60,6 @@ def convert(input_dir: Path, output_dir: Path, datasets: List[str], limit: int =
     if missing or not names:
         raise FileNotFoundError(
             f"{input_dir} has no dataset folder {', '.join(missing) or '(none found)'}: it holds "
-            f"{', '.join(available) or 'no folder with train.json'}.")
+            f"{', '.join(available) or 'no folder with train.json'}."
+        )
     return {input_dir / name: convert_dataset(input_dir / name, output_dir / name, limit) for name in names}

@@ -1,5 +1,6 @@
 """`spacy hamr find-label-errors`: the cross-validated label-error audit
 (K trainings of the user's config, ranked by cleanlab)."""
+
 import time
 from pathlib import Path
 from typing import Dict, Sequence
@@ -12,14 +13,18 @@ from wasabi import msg
 from ._util import hamr_cli, output_folder
 
 
-@hamr_cli.command("find-label-errors",
-                  context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@hamr_cli.command("find-label-errors", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def find_label_errors_cli(
     # fmt: off
     ctx: typer.Context,  # config overrides, as `spacy train` takes them: --paths.dev dev.spacy
     config_path: Path = Arg(..., help="The training config (a textcat pipeline)", exists=True, dir_okay=False),
     train_path: Path = Arg(..., help="The training corpus to audit (.spacy)", exists=True, dir_okay=False),
-    output_dir: Path = Opt(..., "--output", "-o", help="Where to write the folds' models, label_errors.jsonl, summary.json and review.jsonl"),
+    output_dir: Path = Opt(
+        ...,
+        "--output",
+        "-o",
+        help="Where to write the folds' models, label_errors.jsonl, summary.json and review.jsonl",
+    ),
     folds: int = Opt(5, "--folds", "-k", help="Number of folds (trainings)"),
     seed: int = Opt(0, "--seed", help="Seed of the fold split"),
     use_gpu: int = Opt(-1, "--gpu-id", "-g", help="GPU ID or -1 for CPU"),
@@ -37,37 +42,71 @@ def find_label_errors_cli(
         summary = find_label_errors(config_path, train_path, output_dir, folds, seed, use_gpu, ctx.args)
     except ValueError as err:
         msg.fail(str(err), exits=1)
-    msg.good(f"{summary['flagged']} likely label errors of {summary['examples']} examples: "
-             f"{output_dir / 'label_errors.jsonl'}")
+    msg.good(
+        f"{summary['flagged']} likely label errors of {summary['examples']} examples: "
+        f"{output_dir / 'label_errors.jsonl'}"
+    )
     for label, count in sorted(summary["estimated_per_class"].items(), key=lambda item: -item[1]):
         if count:
             msg.text(f"  about {count} in {label}")
     msg.text(f"Review and fix them: {summary['review_command']}")
 
 
-def find_label_errors(config_path: Path, train_path: Path, output_dir: Path, folds: int = 5, seed: int = 0,
-                      use_gpu: int = -1, extra_args: Sequence[str] = ()) -> Dict:
+def find_label_errors(
+    config_path: Path,
+    train_path: Path,
+    output_dir: Path,
+    folds: int = 5,
+    seed: int = 0,
+    use_gpu: int = -1,
+    extra_args: Sequence[str] = (),
+) -> Dict:
     """Run the audit; write its files to output_dir; return the summary.
     Raises ValueError, before any training, for what the folds could not train."""
-    from ..audit import finding_records, out_of_sample_probabilities, plan_audit, rank_label_errors, summary_of
-    from ..privates import config_overrides
-    from ..review import review_command, textcat_task
+    from .._private_api import config_overrides
+    from ..label_errors.audit import (
+        finding_records,
+        out_of_sample_probabilities,
+        plan_audit,
+        rank_label_errors,
+        summary_of,
+    )
+    from ..label_errors.prodigy import review_command, textcat_task
 
     start = time.perf_counter()
     plan = plan_audit(config_path, train_path, config_overrides(list(extra_args)), folds)
-    msg.info(f"Auditing {len(plan.docs)} examples of {train_path} in {len(plan.labels)} classes with {folds} "
-             f"trainings of {config_path}")
+    msg.info(
+        f"Auditing {len(plan.docs)} examples of {train_path} in {len(plan.labels)} classes with {folds} "
+        f"trainings of {config_path}"
+    )
     output_dir = output_folder(output_dir)
     probs = out_of_sample_probabilities(plan, output_dir, folds, seed, use_gpu, report=msg.divider)
     findings = rank_label_errors(plan.gold, probs, plan.labels)
     records = finding_records(plan, probs, findings)
     srsly.write_jsonl(output_dir / "label_errors.jsonl", records)
     review = output_dir / "review.jsonl"
-    srsly.write_jsonl(review, [textcat_task(plan.docs[r["index"]], plan.labels, [r["label"]],
-                                            {"rank": r["rank"], "index": r["index"], "quality": r["quality"],
-                                             "suggested": r["suggested"]}) for r in records])
-    summary = summary_of(plan, findings, folds, time.perf_counter() - start,
-                         {"config": str(config_path), "train": str(train_path),
-                          "review_command": review_command(True, str(review), plan.labels)})
+    srsly.write_jsonl(
+        review,
+        [
+            textcat_task(
+                plan.docs[r["index"]],
+                plan.labels,
+                [r["label"]],
+                {"rank": r["rank"], "index": r["index"], "quality": r["quality"], "suggested": r["suggested"]},
+            )
+            for r in records
+        ],
+    )
+    summary = summary_of(
+        plan,
+        findings,
+        folds,
+        time.perf_counter() - start,
+        {
+            "config": str(config_path),
+            "train": str(train_path),
+            "review_command": review_command(True, str(review), plan.labels),
+        },
+    )
     srsly.write_json(output_dir / "summary.json", summary)
     return summary

@@ -1,4 +1,5 @@
 """`spacy hamr make-meta`: the paper's class-balanced meta split, as files."""
+
 from pathlib import Path
 from typing import Tuple
 
@@ -37,11 +38,12 @@ def make_meta(train_path: Path, dev_path: Path, output_dir: Path, seed: int = 0)
     import spacy
     from spacy.tokens import DocBin
 
-    from ..meta import make_balanced_meta
+    from ..corpus import read_docs
+    from ..meta_weighting.meta_set import make_balanced_meta
 
     vocab = spacy.blank("en").vocab
-    train_docs = list(DocBin().from_disk(train_path).get_docs(vocab))
-    dev_docs = list(DocBin().from_disk(dev_path).get_docs(vocab))
+    train_docs = read_docs(train_path, vocab)
+    dev_docs = read_docs(dev_path, vocab)
     rest, meta = make_balanced_meta(train_docs, dev_docs, seed)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,11 @@
 """`spacy hamr variant-config`: a config for one run of the comparison."""
+
 from pathlib import Path
 
 from typer import Argument as Arg
 from wasabi import msg
 
-from ..variants import VARIANTS
+from ..experiments.variants import VARIANTS
 from ._util import hamr_cli
 
 
@@ -28,6 +29,6 @@ def variant_config_cli(
 def write_variant_config(base_path: Path, variant: str, output_path: Path) -> None:
     from thinc.api import Config
 
-    from ..variants import variant_config
+    from ..experiments.variants import variant_config
 
     variant_config(Config().from_disk(base_path, interpolate=False), variant).to_disk(output_path)

@@ -1,0 +1,73 @@
+"""What the benchmark scripts share: the datasets folder, running a command,
+converting a dataset once, and writing a variant's config.
+
+The scripts run as `python benchmarks/NAME.py`, which puts this folder on the
+import path, so they import it as `common`.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+from thinc.api import Config
+
+from spacy_hamr.experiments.convert import convert_dataset
+from spacy_hamr.experiments.variants import variant_config
+from spacy_hamr.resampling.embedders import default_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
+
+
+def run(cmd, **kwargs):
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
+    return result.stdout
+
+
+def corpus_paths(corpus: Path) -> Dict[str, object]:
+    """The [paths] overrides of a converted dataset folder (train.spacy, dev.spacy)."""
+    return {"paths.train": corpus / "train.spacy", "paths.dev": corpus / "dev.spacy"}
+
+
+def spacy_train(config: Path, output: Path, overrides: Optional[Dict[str, object]] = None, *extra, **kwargs) -> str:
+    """`python -m spacy train config --output output`, then `--KEY VALUE` for each
+    override and the `extra` arguments as given; run as `run` runs it."""
+    settings = [arg for key, value in (overrides or {}).items() for arg in (f"--{key}", value)]
+    return run([sys.executable, "-m", "spacy", "train", config, "--output", output, *settings, *extra], **kwargs)
+
+
+def dataset_corpus(data: Path, work: Path) -> Path:
+    """work/corpus with the dataset in data/ converted to .spacy (once)."""
+    corpus = work / "corpus"
+    if not (corpus / "test.spacy").exists():
+        convert_dataset(data, corpus)
+    return corpus
+
+
+def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str = None, base: Path = None) -> Path:
+    """variant's config in work/: from `base`, or from spacy init config's efficiency config."""
+    if base is None:
+        base = work / f"{pipeline}.cfg"
+        if not base.exists():
+            run([sys.executable, "-m", "spacy", "init", "config", base, "-p", pipeline, "-o", "efficiency", "-F"])
+    config = Config().from_disk(base, interpolate=False)
+    if "transformer" in config["components"]:
+        config["components"]["transformer"]["model"]["name"] = default_model_path()
+    config = variant_config(config, variant, extra.get("batcher"), extra.get("callback"))
+    path = work / f"{base.stem if base.parent != work else pipeline}_{name or variant}.cfg"
+    config.to_disk(path)
+    return path
+
+
+def block_settings(items) -> dict:
+    """--set's batcher.KEY=JSON and callback.KEY=JSON items as {"batcher": {...}, "callback": {...}}."""
+    extra = {"batcher": {}, "callback": {}}
+    for item in items:
+        key, value = item.split("=", 1)
+        block, name = key.split(".", 1)
+        extra[block][name] = json.loads(value)
+    return extra

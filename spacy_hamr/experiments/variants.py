@@ -1,0 +1,91 @@
+"""The comparison's runs as config edits: full HAMR, the paper's ablations and
+the static baselines a user would otherwise pick. Each changes only
+[training.batcher] and [training.before_update] of a config, and the
+logit-adjusted runs also [training.before_to_disk].
+
+    python -m spacy hamr variant-config base.cfg hamr_no_boost out.cfg
+"""
+
+from typing import Dict, NamedTuple, Optional
+
+from thinc.api import Config
+
+HAMR_BATCHER = {"@batchers": "hamr.v1"}
+HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
+META_DESIGN = {"meta_set": "balanced", "meta_decay": "decoupled"}
+# Saves model-best logit-adjusted (textcat only): spacy_hamr/logit_adjustment/adjust_on_save.py.
+LOGIT_ADJUSTMENT = {"@callbacks": "hamr.logit_adjustment.v1"}
+
+
+class Variant(NamedTuple):
+    batcher: Dict  # keys set in [training.batcher]
+    callback: Optional[Dict]  # [training.before_update], None: left as it is
+    before_to_disk: Optional[Dict] = None  # [training.before_to_disk], None: left as it is
+
+    @property
+    def textcat_only(self) -> bool:
+        return self.before_to_disk == LOGIT_ADJUSTMENT
+
+
+_VARIANTS = {
+    "baseline": ({}, None),
+    "hamr": (HAMR_BATCHER, HAMR_CALLBACK),
+    "hamr_no_resample": ({**HAMR_BATCHER, "resample": False}, HAMR_CALLBACK),
+    "hamr_no_meta": (HAMR_BATCHER, {**HAMR_CALLBACK, "weighting": "none"}),
+    "hamr_no_boost": ({**HAMR_BATCHER, "boost_weight": 0.0}, HAMR_CALLBACK),
+    "hamr_reference": (
+        {**HAMR_BATCHER, "class_power": 1.0},
+        {**HAMR_CALLBACK, "hardness": "global_decay", "meta_every": 1},
+    ),
+    "hamr_global_decay": (HAMR_BATCHER, {**HAMR_CALLBACK, "hardness": "global_decay"}),
+    # The weight net with AdamW (decoupled weight decay), nothing else changed.
+    "hamr_adamw": (HAMR_BATCHER, {**HAMR_CALLBACK, "meta_decay": "decoupled"}),
+    # Meta-learning with a balanced meta set held out of training, the macro meta loss,
+    # decoupled weight decay, and per-class rates on the loss weights (w_i = c_y r(z_i)).
+    "hamr_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN, "class_rates": "loss"}),
+    "hamr_class_rates_sampling": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN, "class_rates": "sampling"}),
+    # Ablations: the class rates alone (no weight net; hardness from the loss, as
+    # hamr_no_meta), and the weight net with the new meta set but without class rates.
+    "hamr_class_rates_only": (
+        HAMR_BATCHER,
+        {**HAMR_CALLBACK, "meta_set": "balanced", "weighting": "none", "class_rates": "loss"},
+    ),
+    "hamr_no_class_rates": (HAMR_BATCHER, {**HAMR_CALLBACK, **META_DESIGN}),
+    # The class rates alone against the dev set's macro loss: nothing held out of training.
+    "hamr_class_rates_dev_only": (
+        HAMR_BATCHER,
+        {**HAMR_CALLBACK, "weighting": "none", "meta_loss": "macro", "class_rates": "loss"},
+    ),
+    "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
+    # The plain config with HAMR's number of draws (1.2 N uniform draws per epoch, with
+    # replacement): the control that keeps extra updates from counting as HAMR's gain.
+    "uniform_draws": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 1.0}, None),
+    "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
+    "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
+    # Post-hoc logit adjustment (tau on dev) of the plain config and of HAMR.
+    "baseline_adjusted": ({}, None, LOGIT_ADJUSTMENT),
+    # Plain spaCy training that records each example's predictions for the label-error
+    # report (docs/label-errors.md): spaCy's shuffled epochs, unweighted losses.
+    "record_only": (
+        {**HAMR_BATCHER, "resample": False, "state_path": "training/hamr_state.npz"},
+        {**HAMR_CALLBACK, "weighting": "none"},
+    ),
+    "hamr_adjusted": (HAMR_BATCHER, HAMR_CALLBACK, LOGIT_ADJUSTMENT),
+}
+VARIANTS: Dict[str, Variant] = {name: Variant(*blocks) for name, blocks in _VARIANTS.items()}
+
+
+def variant_config(
+    base: Config, name: str, batcher_extra: Optional[Dict] = None, callback_extra: Optional[Dict] = None
+) -> Config:
+    """A copy of `base` (loaded with interpolate=False) with variant `name`'s two blocks."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown variant {name!r}; choose from {', '.join(VARIANTS)}.")
+    variant = VARIANTS[name]
+    config = base.copy()
+    config["training"]["batcher"].update({**variant.batcher, **(batcher_extra or {})})
+    if variant.callback is not None:
+        config["training"]["before_update"] = {**variant.callback, **(callback_extra or {})}
+    if variant.before_to_disk is not None:
+        config["training"]["before_to_disk"] = dict(variant.before_to_disk)
+    return config

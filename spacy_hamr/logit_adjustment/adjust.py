@@ -1,0 +1,329 @@
+"""Post-hoc logit adjustment of a trained text classifier, folded into its output bias.
+
+Exclusive textcat (Menon et al., ICLR 2021, "Long-tail learning via logit
+adjustment"): predict argmax_c (z_c - tau log pi_c), with pi the training
+corpus's class distribution and tau chosen on dev for macro-F1. Every exclusive
+textcat architecture of spaCy ends in a layer with a bias (`Softmax`, or
+`SparseLinear` then softmax), and softmax is shift-invariant per example, so
+b_c <- b_c - tau log pi_c is exactly that rule, stored in the model. A
+`textcat` whose model has exclusive_classes = false scores each label with a
+sigmoid but still predicts the argmax, and a sigmoid keeps the order of the
+logits, so the same shift is the same rule for it.
+
+textcat_multilabel: each label is a sigmoid with the component's threshold t0;
+a per-label threshold t_j chosen on dev for that label's F1 is the bias shift
+b_j <- b_j + logit(t0) - logit(t_j). A textcat_multilabel whose model has
+exclusive_classes = true (one softmax over the labels) is refused: a label's
+shift would move every other label's score.
+
+Nothing else changes, so the adjusted pipeline is plain spaCy. The choice is
+made from the dev predictions once: shifting the bias by delta turns a
+prediction p into softmax(log p + delta) (sigmoid(logit p + delta) for
+scores per label), which `check_output_bias` verifies on the model before any change.
+"""
+
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy
+import srsly
+from spacy.language import Language
+from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
+from spacy.scorer import Scorer
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Config, Model
+
+from ..errors import HamrWarning
+from ..labels import class_counts
+from ..textcat_output import exclusive_classes_block, scores_per_label
+
+# tau grid for exclusive textcat: 0 (no adjustment) to 2 (twice Menon et al.'s tau = 1).
+TAUS = numpy.round(numpy.arange(0.0, 2.0001, 0.05), 2)
+# Threshold grid for multilabel.
+THRESHOLDS = numpy.round(numpy.arange(0.05, 0.951, 0.05), 2)
+# Activations after the output bias that have no parameters of their own.
+ACTIVATIONS = ("softmax_activation", "logistic")
+# Docs used to verify that the bias found is the logits' bias.
+CHECK_DOCS = 32
+
+
+@dataclass
+class Adjustment:
+    """What `choose_adjustment` found: the bias shift and the dev macro-F1 it gives."""
+
+    component: str
+    layer: Model = field(repr=False)  # the layer whose bias takes the shift
+    delta: numpy.ndarray  # per label, in the pipe's label order
+    before: float  # dev macro-F1 (points) without the shift
+    after: float  # and with it
+    tau: Optional[float] = None  # exclusive textcat
+    thresholds: Dict[str, float] = field(default_factory=dict)  # multilabel
+
+    def describe(self) -> str:
+        chosen = (
+            f"tau = {self.tau:g}"
+            if self.tau is not None
+            else "thresholds " + ", ".join(f"{k} {v:g}" for k, v in self.thresholds.items())
+        )
+        return f"{self.component}: {chosen}; dev macro-F1 {self.before:.1f} -> {self.after:.1f}"
+
+    def apply(self) -> None:
+        """Write the shift into the component's output bias."""
+        shift_bias(self.layer, self.delta)
+
+
+def textcat_component(nlp: Language, name: Optional[str] = None) -> str:
+    """The textcat or textcat_multilabel component to adjust: `name`, or the only one."""
+    found = [n for n, pipe in nlp.pipeline if isinstance(pipe, TextCategorizer)]
+    if name is not None:
+        if name not in found:
+            raise ValueError(
+                f"[hamr] No textcat component called {name!r}; the pipeline's textcat "
+                f"components: {', '.join(found) or 'none'}."
+            )
+        return name
+    if not found:
+        raise ValueError(
+            f"[hamr] The pipeline ({', '.join(nlp.pipe_names)}) has no textcat or "
+            "textcat_multilabel component to adjust."
+        )
+    if len(found) > 1:
+        raise ValueError(
+            f"[hamr] The pipeline has several textcat components ({', '.join(found)}): "
+            "name the one to adjust (component)."
+        )
+    return found[0]
+
+
+def architecture(nlp: Language, name: str) -> str:
+    return nlp.config["components"][name].get("model", {}).get("@architectures", "an unnamed architecture")
+
+
+def output_bias_layer(nlp: Language, name: str) -> Model:
+    """The layer whose bias `b` is the bias of the component's output logits:
+    the last layer of the model, looking through combinators and past a final
+    parameter-free activation."""
+    pipe = nlp.get_pipe(name)
+    node = pipe.model
+    while node.layers:
+        last = node.layers[-1]
+        if len(node.layers) > 1 and _is_activation(last):
+            last = node.layers[-2]
+        node = last
+    if not (node.has_param("b") and node.has_dim("nO") and node.get_dim("nO") == len(pipe.labels)):
+        raise ValueError(
+            f"[hamr] Component {name!r} ({architecture(nlp, name)}) has no output layer with a "
+            f"bias over its {len(pipe.labels)} labels, so its logits cannot be adjusted."
+        )
+    return node
+
+
+def _is_activation(node: Model) -> bool:
+    nodes = list(node.walk())
+    return not any(n.param_names for n in nodes) and any(n.name in ACTIVATIONS for n in nodes)
+
+
+def class_prior(docs: Sequence[Doc], labels: Sequence[str]) -> numpy.ndarray:
+    """The class distribution of a corpus over `labels` (add-one smoothed)."""
+    counts = class_counts(docs)
+    prior = numpy.array([counts.get(label, 0) + 1.0 for label in labels])
+    return prior / prior.sum()
+
+
+def draws_prior(log_path, labels: Sequence[str]) -> numpy.ndarray:
+    """The class distribution of HAMR's draws: the class shares of a batcher
+    log (log_path), averaged over its epochs."""
+    shares = [line["class_share"] for line in srsly.read_jsonl(log_path) if "class_share" in line]
+    if not shares:
+        raise ValueError(f"[hamr] {log_path} has no class shares: it is not a hamr.v1 batcher log.")
+    return shares_prior(shares, labels)
+
+
+def shares_prior(shares: Sequence[Dict[str, float]], labels: Sequence[str]) -> numpy.ndarray:
+    """The mean of class shares (one mapping per epoch, or one for all draws)
+    as a distribution over `labels`; a class never drawn gets a share of 1e-6."""
+    prior = numpy.array([numpy.mean([s.get(label, 0.0) for s in shares]) for label in labels]) + 1e-6
+    return prior / prior.sum()
+
+
+def trained_on_draws(config: Config) -> bool:
+    """Whether `config` trains on the hamr.v1 batcher's resampled draws, whose
+    class distribution is not the training corpus's (so neither is the prior)."""
+    batcher = config["training"].get("batcher", {})
+    return batcher.get("@batchers") == "hamr.v1" and batcher.get("resample", True) is not False
+
+
+def predict(nlp: Language, examples: Sequence[Example], labels: Sequence[str]) -> Tuple[List[Example], numpy.ndarray]:
+    """The examples with the pipeline's predictions, and the (N, labels) scores."""
+    docs = nlp.pipe([eg.predicted.copy() for eg in examples])
+    predicted = [Example(doc, eg.reference) for doc, eg in zip(docs, examples)]
+    return predicted, numpy.array([[eg.predicted.cats.get(label, 0.0) for label in labels] for eg in predicted])
+
+
+def is_exclusive(pipe: TextCategorizer) -> bool:
+    """True for `textcat` (predicts the likeliest label), False for textcat_multilabel (thresholds)."""
+    return not isinstance(pipe, MultiLabel_TextCategorizer)
+
+
+def check_output_kind(nlp: Language, name: str) -> None:
+    """Refuse a textcat_multilabel whose labels share one softmax: a per-label
+    threshold cannot be moved alone through the output bias."""
+    pipe = nlp.get_pipe(name)
+    if not is_exclusive(pipe) and not scores_per_label(pipe):
+        raise ValueError(
+            f"[hamr] {name!r} is a textcat_multilabel whose model has exclusive_classes = true "
+            f"({exclusive_classes_block(nlp, name)}): its labels share one softmax, so one label's "
+            "threshold cannot be moved alone through the output bias. Train it with exclusive_classes "
+            "= false, or use `textcat` for exclusive classes."
+        )
+
+
+def shifted(probs: numpy.ndarray, delta: numpy.ndarray, softmax: bool) -> numpy.ndarray:
+    """The predictions a bias shift `delta` turns `probs` into: one softmax over
+    the labels, or (softmax False) one sigmoid per label."""
+    if softmax:
+        logits = numpy.log(numpy.maximum(probs, 1e-30)) + delta
+        logits -= logits.max(axis=1, keepdims=True)
+        out = numpy.exp(logits)
+        return out / out.sum(axis=1, keepdims=True)
+    p = numpy.clip(probs, 1e-7, 1 - 1e-7)
+    return 1.0 / (1.0 + numpy.exp(-(numpy.log(p / (1 - p)) + delta)))
+
+
+def textcat_scores(pipe: TextCategorizer, examples: Sequence[Example], probs: numpy.ndarray) -> Dict:
+    """spaCy's own textcat scores of `examples` with the predictions `probs`."""
+    labels = list(pipe.labels)
+    for eg, row in zip(examples, probs):
+        eg.predicted.cats.update({label: float(p) for label, p in zip(labels, row)})
+    multilabel = not is_exclusive(pipe)
+    return Scorer.score_cats(
+        examples,
+        "cats",
+        labels=labels,
+        multi_label=multilabel,
+        threshold=pipe.cfg.get("threshold", 0.5) if multilabel else None,
+    )
+
+
+def choose_adjustment(
+    pipe: TextCategorizer, layer: Model, predicted: Sequence[Example], probs: numpy.ndarray, prior: numpy.ndarray
+) -> Adjustment:
+    """The bias shift that maximises dev macro-F1 (tau over TAUS; multilabel: each
+    label's threshold over THRESHOLDS, ties going to the component's own), from
+    the dev predictions `probs`."""
+    labels = list(pipe.labels)
+    before = 100 * textcat_scores(pipe, predicted, probs)["cats_macro_f"]
+    if is_exclusive(pipe):
+        log_prior = numpy.log(prior)
+        softmax = not scores_per_label(pipe)
+        scores = [
+            100 * textcat_scores(pipe, predicted, shifted(probs, -tau * log_prior, softmax))["cats_macro_f"]
+            for tau in TAUS
+        ]
+        best = int(numpy.argmax(scores))  # the smallest tau among equals
+        tau = float(TAUS[best])
+        return Adjustment(pipe.name, layer, -tau * log_prior, before, scores[best], tau=tau)
+    t0 = float(pipe.cfg.get("threshold", 0.5))
+    logit = lambda t: numpy.log(t / (1 - t))  # noqa: E731
+    delta = numpy.zeros(len(labels))
+    thresholds = {}
+    for j, label in enumerate(labels):
+        per_label = []
+        for t in THRESHOLDS:
+            trial = delta.copy()
+            trial[j] = logit(t0) - logit(t)
+            scores = textcat_scores(pipe, predicted, shifted(probs, trial, False))
+            per_label.append(scores["cats_f_per_type"][label]["f"])
+        order = sorted(range(len(THRESHOLDS)), key=lambda k: (-per_label[k], abs(THRESHOLDS[k] - t0)))
+        thresholds[label] = float(THRESHOLDS[order[0]])
+        delta[j] = logit(t0) - logit(thresholds[label])
+    after = 100 * textcat_scores(pipe, predicted, shifted(probs, delta, False))["cats_macro_f"]
+    return Adjustment(pipe.name, layer, delta, before, after, thresholds=thresholds)
+
+
+def check_dev_labels(dev: Sequence[Example], pipe: TextCategorizer, dev_name: Optional[str] = None) -> None:
+    """Refuse a dev corpus with none of the component's labels; warn of the
+    labels it lacks (the rare class is the likeliest to be missing)."""
+    labels = list(pipe.labels)
+    gold = set(class_counts([eg.reference for eg in dev]))
+    corpus = f"The dev corpus {dev_name}" if dev_name else "The dev corpus"
+    if not gold & set(labels):
+        raise ValueError(
+            f"[hamr] {corpus} has none of {pipe.name!r}'s labels ({', '.join(labels)}), so nothing can be chosen on it."
+        )
+    missing = [label for label in labels if label not in gold]
+    if missing:
+        effect = (
+            "its macro-F1 counts every prediction of them as wrong, so the adjustment is chosen against them"
+            if is_exclusive(pipe)
+            else f"their thresholds stay at {pipe.name!r}'s own ({float(pipe.cfg.get('threshold', 0.5)):g})"
+        )
+        warnings.warn(
+            f"[hamr] {corpus} has no example of {', '.join(missing)}: {effect}. A dev corpus with "
+            "every class lets the adjustment be chosen for all of them.",
+            HamrWarning,
+        )
+
+
+def shift_bias(layer: Model, delta: numpy.ndarray) -> None:
+    """Add delta (host array, per label) to the layer's bias, on the layer's device."""
+    layer.set_param("b", layer.get_param("b") + layer.ops.asarray1f(delta.astype("float32")))
+
+
+@contextmanager
+def shifted_bias(layer: Model, delta: numpy.ndarray) -> Iterator[None]:
+    """The output bias shifted by delta inside the block, restored exactly after."""
+    original = layer.get_param("b").copy()
+    shift_bias(layer, delta)
+    try:
+        yield
+    finally:
+        layer.set_param("b", original)
+
+
+def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], before: numpy.ndarray, layer: Model) -> None:
+    """Refuse a model whose output bias does not act as logit biases: a small
+    shift must change the predictions `before` of `sample` as `shifted` says."""
+    pipe = nlp.get_pipe(name)
+    probe = numpy.linspace(-0.5, 0.5, len(pipe.labels))
+    with shifted_bias(layer, probe):
+        _, after = predict(nlp, sample, pipe.labels)
+    if not numpy.allclose(after, shifted(before, probe, not scores_per_label(pipe)), atol=1e-3):
+        raise ValueError(
+            f"[hamr] The output bias of {name!r} ({architecture(nlp, name)}) does not act "
+            "on the output logits, so logit adjustment cannot be folded into it."
+        )
+
+
+def plan_adjustment(
+    nlp: Language,
+    dev: Sequence[Example],
+    prior: Optional[numpy.ndarray] = None,
+    train: Optional[Sequence[Doc]] = None,
+    component: Optional[str] = None,
+    dev_name: Optional[str] = None,
+) -> Adjustment:
+    """Choose the adjustment on `dev`, changing nothing: `Adjustment.apply` writes
+    it into the component's output bias.
+
+    prior: the class distribution (label order of the component); None takes it
+    from the `train` docs. Only exclusive textcat uses it. dev_name: where dev
+    comes from, for the messages.
+    """
+    name = textcat_component(nlp, component)
+    pipe = nlp.get_pipe(name)
+    check_output_kind(nlp, name)
+    layer = output_bias_layer(nlp, name)
+    if not dev:
+        raise ValueError("[hamr] The dev corpus is empty: the adjustment is chosen on it.")
+    check_dev_labels(dev, pipe, dev_name)
+    predicted, probs = predict(nlp, dev, pipe.labels)
+    check_output_bias(nlp, name, dev[:CHECK_DOCS], probs[:CHECK_DOCS], layer)
+    if prior is None:
+        if train is None:
+            raise ValueError("[hamr] Logit adjustment needs the class prior: give the training corpus.")
+        prior = class_prior(train, pipe.labels)
+    return choose_adjustment(pipe, layer, predicted, probs, numpy.asarray(prior, dtype="float64"))

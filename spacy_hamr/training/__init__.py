@@ -1,0 +1,2 @@
+"""What `spacy train` calls: the hamr.v1 batcher and callback, the state they
+share, the per-example state file, the epoch statistics and the evaluation log."""

@@ -1,0 +1,78 @@
+"""What one epoch of draws looked like: the numbers the training log shows."""
+
+from collections import Counter
+from typing import Dict, List, Sequence
+
+import numpy
+
+
+def draw_statistics(epoch: int, drawn: numpy.ndarray, labels: Sequence[List[str]]) -> Dict:
+    """Draws, unique examples, maximum repeats and each class's share of draws.
+
+    A class's share is the fraction of draws whose example carries it; an NER
+    sentence with two entity types counts for both, so shares can sum past 1.
+    """
+    counts = numpy.bincount(drawn, minlength=len(labels))
+    n_draws = int(len(drawn))
+    return {
+        "epoch": epoch,
+        "draws": n_draws,
+        "unique": int((counts > 0).sum()),
+        "max_repeats": int(counts.max()) if n_draws else 0,
+        "class_share": class_shares(counts, labels),
+    }
+
+
+def class_shares(counts: numpy.ndarray, labels: Sequence[List[str]]) -> Dict[str, float]:
+    """Each class's share of the draws, from each example's draw count: the
+    fraction of draws whose example carries the class."""
+    by_class: Counter = Counter()
+    for i in numpy.flatnonzero(counts):
+        for label in labels[i]:
+            by_class[label] += int(counts[i])
+    n_draws = max(int(counts.sum()), 1)
+    return {c: by_class[c] / n_draws for c in sorted(by_class)}
+
+
+# Pairs of (loss, learned weight) kept per epoch for the report's plot.
+LOSS_WEIGHT_SAMPLE = 500
+
+
+def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict:
+    """Weight mean / p10 / p90, mean meta loss and the number of meta steps
+    (done and skipped) of the callback's steps."""
+    summary: Dict = {}
+    if step_log.get("weight"):
+        w = numpy.asarray(step_log["weight"])
+        summary.update(
+            weight_mean=float(w.mean()),
+            weight_p10=float(numpy.percentile(w, 10)),
+            weight_p90=float(numpy.percentile(w, 90)),
+        )
+    if step_log.get("meta_loss"):
+        summary["meta_loss"] = float(numpy.mean(step_log["meta_loss"]))
+    if step_log.get("meta_loss") or step_log.get("meta_skipped"):
+        summary["meta_steps"] = len(step_log.get("meta_loss", []))
+        summary["meta_skipped"] = len(step_log.get("meta_skipped", []))
+    pairs = step_log.get("loss_weight") or []
+    if pairs:
+        keep = rng.choice(len(pairs), size=min(len(pairs), LOSS_WEIGHT_SAMPLE), replace=False)
+        summary["loss_weight"] = [pairs[i] for i in sorted(keep)]
+    return summary
+
+
+def format_statistics(stats: Dict) -> str:
+    shares = ", ".join(f"{c} {100 * s:.1f}%" for c, s in stats["class_share"].items())
+    line = (
+        f"[hamr] epoch {stats['epoch']}: {stats['draws']} draws, {stats['unique']} unique, "
+        f"max repeats {stats['max_repeats']}"
+    )
+    if "weight_mean" in stats:
+        line += f"; weight mean {stats['weight_mean']:.2f} p10 {stats['weight_p10']:.2f} p90 {stats['weight_p90']:.2f}"
+    if "meta_loss" in stats:
+        line += f"; meta loss {stats['meta_loss']:.4f}"
+    if stats.get("meta_skipped"):
+        line += f"; {stats['meta_skipped']} of {stats['meta_steps'] + stats['meta_skipped']} meta steps skipped"
+    if "class_rates" in stats:
+        line += "; class rates: " + ", ".join(f"{c} {r:.2f}" for c, r in stats["class_rates"].items())
+    return line + f"; share of draws: {shares}"
