@@ -398,6 +398,8 @@ class HamrCallback:
         if self.weighting.learns:
             self.weighting.learn(losses, hypergrad, self.state.step_log)
         self.state.step_log["meta_loss"].append(meta_loss)
+        # How hard the meta loss pulls on this batch's weights: the log shows whether the net can move.
+        self.state.step_log["hypergrad_rms"].append(float(numpy.sqrt(numpy.mean(numpy.square(hypergrad)))))
         return self._plain_weights(indices)
 
     def _lookahead(self, nlp: Language, batch: List[Example]):

@@ -39,8 +39,9 @@ LOSS_WEIGHT_SAMPLE = 500
 
 
 def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict:
-    """Weight mean / p10 / p90, mean meta loss and the number of meta steps
-    (done and skipped) of the callback's steps."""
+    """Weight mean / p10 / p90, mean meta loss, the median of the meta steps'
+    hypergradient RMS and the number of meta steps (done and skipped) of the
+    callback's steps."""
     summary: Dict = {}
     if step_log.get("weight"):
         w = numpy.asarray(step_log["weight"])
@@ -51,6 +52,8 @@ def step_summary(step_log: Dict[str, list], rng: numpy.random.Generator) -> Dict
         )
     if step_log.get("meta_loss"):
         summary["meta_loss"] = float(numpy.mean(step_log["meta_loss"]))
+    if step_log.get("hypergrad_rms"):
+        summary["hypergrad_rms"] = float(numpy.median(step_log["hypergrad_rms"]))
     if step_log.get("meta_loss") or step_log.get("meta_skipped"):
         summary["meta_steps"] = len(step_log.get("meta_loss", []))
         summary["meta_skipped"] = len(step_log.get("meta_skipped", []))
@@ -71,6 +74,8 @@ def format_statistics(stats: Dict) -> str:
         line += f"; weight mean {stats['weight_mean']:.2f} p10 {stats['weight_p10']:.2f} p90 {stats['weight_p90']:.2f}"
     if "meta_loss" in stats:
         line += f"; meta loss {stats['meta_loss']:.4f}"
+    if "hypergrad_rms" in stats:
+        line += f", hypergradient RMS {stats['hypergrad_rms']:.1e}"
     if stats.get("meta_skipped"):
         line += f"; {stats['meta_skipped']} of {stats['meta_steps'] + stats['meta_skipped']} meta steps skipped"
     if "class_rates" in stats:

@@ -191,13 +191,18 @@ def test_loss_pass_gives_a_repeated_example_its_own_loss(kind, parser_dropout_of
 def test_the_epoch_summary_counts_skipped_meta_steps():
     from spacy_hamr.training.epoch_stats import format_statistics, step_summary
 
-    log = {"meta_loss": [0.5, 0.7], "meta_skipped": ["meta loss nan, meta gradient norm 0"]}
+    log = {
+        "meta_loss": [0.5, 0.7],
+        "hypergrad_rms": [2e-5, 4e-5, 1e-3],
+        "meta_skipped": ["meta loss nan, meta gradient norm 0"],
+    }
     summary = step_summary(log, numpy.random.default_rng(0))
     assert (summary["meta_steps"], summary["meta_skipped"]) == (2, 1)
+    assert summary["hypergrad_rms"] == 4e-5  # the median: one large step does not hide an inert net
     line = format_statistics(
         {"epoch": 0, "draws": 4, "unique": 3, "max_repeats": 2, "class_share": {"a": 1.0}, **summary}
     )
-    assert "meta loss 0.6000; 1 of 3 meta steps skipped" in line
+    assert "meta loss 0.6000, hypergradient RMS 4.0e-05; 1 of 3 meta steps skipped" in line
     assert "skipped" not in format_statistics(
         {
             "epoch": 0,

@@ -118,7 +118,8 @@ def assert_plain_spacy(model_dir, texts):
 def train_with_meta_steps(cfg, data, output, epochs, *overrides):
     """`spacy train` of a HAMR config for `epochs` epochs, checking from the
     batcher's JSONL log (log_path) that every epoch ran meta steps (its record
-    counts them and has their mean meta loss) and that none was skipped.
+    counts them and has their mean meta loss and hypergradient RMS) and that
+    none was skipped.
     Returns the log and the epochs' records."""
     log_path = output.parent / f"{output.name}_hamr.jsonl"
     log = train(
@@ -136,6 +137,7 @@ def train_with_meta_steps(cfg, data, output, epochs, *overrides):
     idle = [record["epoch"] for record in records if not math.isfinite(record.get("meta_loss", math.nan))]
     assert not idle, f"no meta step ran in epochs {idle}"
     assert all(record["meta_steps"] > 0 and record["meta_skipped"] == 0 for record in records), records
+    assert all(record["hypergrad_rms"] > 0 for record in records), records
     return log, records
 
 
