@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from thinc.api import Config
 
@@ -61,6 +61,11 @@ def make_config(work: Path, pipeline: str, variant: str, extra: dict, name: str 
     path = work / f"{base.stem if base.parent != work else pipeline}_{name or variant}.cfg"
     config.to_disk(path)
     return path
+
+
+def train_overrides(items) -> List[str]:
+    """--override's SECTION.KEY=VALUE items as spacy train's --SECTION.KEY VALUE arguments."""
+    return [part for item in items for part in (f"--{item.split('=', 1)[0]}", item.split("=", 1)[1])]
 
 
 def block_settings(items) -> dict:

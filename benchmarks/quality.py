@@ -25,7 +25,16 @@ from statistics import mean, pstdev
 
 import srsly
 
-from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, run, spacy_train
+from common import (
+    DEFAULT_DATA,
+    block_settings,
+    corpus_paths,
+    dataset_corpus,
+    make_config,
+    run,
+    spacy_train,
+    train_overrides,
+)
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.experiments.variants import VARIANTS
 from spacy_hamr.training.eval_log import read_eval_log
@@ -57,7 +66,7 @@ def main():
     args = parser.parse_args()
 
     extra = block_settings(args.set)
-    overrides = [part for item in args.override for part in (f"--{item.split('=', 1)[0]}", item.split("=", 1)[1])]
+    overrides = train_overrides(args.override)
     env = dict(os.environ)
     if args.threads:
         env.update({name: str(args.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})

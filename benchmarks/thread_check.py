@@ -21,11 +21,9 @@ import time
 from pathlib import Path
 
 import srsly
-from thinc.api import Config
 
-from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, spacy_train
+from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, spacy_train, train_overrides
 from spacy_hamr.experiments.convert import convert_dataset  # noqa: E402
-from spacy_hamr.experiments.variants import variant_config  # noqa: E402
 
 
 def file_hashes(model_dir: Path) -> dict:
@@ -60,15 +58,8 @@ def main():
         convert_dataset(args.data / args.dataset, corpus, limit=args.limit)
     else:
         corpus = dataset_corpus(args.data / args.dataset, work)
-    if args.config:
-        config = variant_config(
-            Config().from_disk(args.config, interpolate=False), args.variant, extra["batcher"], extra["callback"]
-        )
-        cfg = work / f"{args.config.stem}_{args.variant}.cfg"
-        config.to_disk(cfg)
-    else:
-        cfg = make_config(work, args.pipeline, args.variant, extra)
-    overrides = [part for item in args.override for part in ("--" + item.split("=", 1)[0], item.split("=", 1)[1])]
+    cfg = make_config(work, args.pipeline, args.variant, extra, base=args.config)
+    overrides = train_overrides(args.override)
     results = srsly.read_json(args.out) if args.out.exists() else {}
     for seed in args.seeds:
         hashes, seconds = {}, {}
