@@ -5,14 +5,22 @@ Each run's config is the backbone's base config (from `spacy init config`)
 with that run's two blocks (spacy_hamr.experiments.variants), written to configs/runs/.
 Per run: training/<backbone>/<dataset>/<run>_s<seed>/ (with eval_log.jsonl: every
 evaluation and the number of updates), and the test metrics
-metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds` and `updates` added.
+metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds`, `updates` and
+`jobs` added.
+
+`--jobs N` trains N runs at once, each pinned to cores / N threads (HAMR's
+results do not depend on the thread count: docs/method.md, Thread counts); each
+run's output then goes to its training folder's train.log instead of the
+console, and `train_seconds` is wall time shared with the other jobs.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import srsly
@@ -30,15 +38,29 @@ def pipeline_of(dataset: str, assets: Path) -> str:
     return "ner" if is_ner(read_records(assets / dataset / "dev.json")[:1]) else "textcat"
 
 
+def metrics_path(args, dataset: str, run: str, seed: int) -> Path:
+    return args.metrics / args.backbone / dataset / f"{run}_s{seed}.json"
+
+
+def pending_runs(args) -> list:
+    """(dataset, run, seed) of every run still to train, saying why the others are left out."""
+    pending = []
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            for run in args.runs:
+                metrics = metrics_path(args, dataset, run, seed)
+                if pipeline_of(dataset, args.assets) == "ner" and VARIANTS[run].textcat_only:
+                    print(f"[matrix] {dataset} {run}: textcat only, skipped for NER", flush=True)
+                elif metrics.exists():
+                    print(f"[matrix] {dataset} {run} seed {seed}: done already ({metrics})", flush=True)
+                else:
+                    pending.append((dataset, run, seed))
+    return pending
+
+
 def run_one(args, dataset: str, run: str, seed: int) -> None:
     pipeline = pipeline_of(dataset, args.assets)
-    if pipeline == "ner" and VARIANTS[run].textcat_only:
-        print(f"[matrix] {dataset} {run}: textcat only, skipped for NER", flush=True)
-        return
-    metrics = args.metrics / args.backbone / dataset / f"{run}_s{seed}.json"
-    if metrics.exists():
-        print(f"[matrix] {dataset} {run} seed {seed}: done already ({metrics})", flush=True)
-        return
+    metrics = metrics_path(args, dataset, run, seed)
     base = Config().from_disk(args.configs / f"{pipeline}_{args.backbone}.cfg", interpolate=False)
     cfg_path = args.configs / "runs" / f"{pipeline}_{args.backbone}_{run}.cfg"
     cfg_path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,8 +108,16 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
         f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}",
         flush=True,
     )
+    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    if args.jobs == 1:
+        subprocess.run(cmd, check=True, env=env)
+    else:  # side by side, the console would interleave the runs' tables
+        output.mkdir(parents=True, exist_ok=True)
+        with (output / "train.log").open("w", encoding="utf8") as log:
+            if subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode != 0:
+                raise RuntimeError(f"{dataset} {run} seed {seed} failed; its output: {output / 'train.log'}")
     seconds = time.perf_counter() - start
     metrics.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
@@ -105,11 +135,40 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
         ],
         check=True,
         stdout=subprocess.DEVNULL,
+        env=env,
     )
     result = srsly.read_json(metrics)
     result["train_seconds"] = seconds
     result["updates"] = read_eval_log(output / "eval_log.jsonl")[1]
+    result["jobs"] = args.jobs
     srsly.write_json(metrics, result)
+
+
+def run_all(args, pending: list) -> None:
+    """Train the pending runs, args.jobs at a time, with a line as each starts and ends."""
+    start, finished = time.perf_counter(), []
+
+    def one(task) -> None:
+        dataset, run, seed = task
+        began = time.perf_counter()
+        run_one(args, dataset, run, seed)
+        finished.append(time.perf_counter() - began)
+        elapsed = time.perf_counter() - start
+        left = elapsed / len(finished) * (len(pending) - len(finished))
+        print(
+            f"[matrix] {dataset} {run} seed {seed}: finished in {finished[-1]:.0f} s; "
+            f"{len(finished)} of {len(pending)} runs done in {elapsed / 60:.1f} min, about {left / 60:.1f} min left",
+            flush=True,
+        )
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(one, task) for task in pending]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                for other in futures:
+                    other.cancel()  # runs already training finish; no new one starts
+                raise future.exception()
 
 
 def main() -> None:
@@ -121,16 +180,19 @@ def main() -> None:
     parser.add_argument("--epochs-textcat", type=int, default=8)
     parser.add_argument("--epochs-ner", type=int, default=5)
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU for spacy train and evaluate (-1: CPU)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (0: one per CPU core)")
     parser.add_argument("--assets", type=Path, default=Path("assets"))
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--configs", type=Path, default=Path("configs"))
     parser.add_argument("--training", type=Path, default=Path("training"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     args = parser.parse_args()
-    for dataset in args.datasets:
-        for seed in args.seeds:
-            for run in args.runs:
-                run_one(args, dataset, run, seed)
+    if args.jobs < 0:
+        parser.error(f"--jobs must be 0 (one per CPU core) or more, not {args.jobs}")
+    args.jobs = args.jobs or os.cpu_count() or 1
+    if args.jobs > 1 and args.gpu_id >= 0:
+        parser.error("--jobs above 1 trains on the CPU; with --gpu-id, train one run at a time (--jobs 1)")
+    run_all(args, pending_runs(args))
 
 
 if __name__ == "__main__":
