@@ -46,10 +46,11 @@ def pending_runs(args) -> list:
     """(dataset, run, seed) of every run still to train, saying why the others are left out."""
     pending = []
     for dataset in args.datasets:
+        ner = pipeline_of(dataset, args.assets) == "ner"  # reads the dataset's dev.json: once per dataset
         for seed in args.seeds:
             for run in args.runs:
                 metrics = metrics_path(args, dataset, run, seed)
-                if pipeline_of(dataset, args.assets) == "ner" and VARIANTS[run].textcat_only:
+                if ner and VARIANTS[run].textcat_only:
                     print(f"[matrix] {dataset} {run}: textcat only, skipped for NER", flush=True)
                 elif metrics.exists():
                     print(f"[matrix] {dataset} {run} seed {seed}: done already ({metrics})", flush=True)
