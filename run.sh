@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README's quick start.
 #   ./run.sh main   build .venv, fetch the datasets, run the project workflow (`spacy project run all`)
+#                   and publish its tables in the README and docs/results.md
 #   ./run.sh test   build .venv, run the test suite
 #   ./run.sh lint   build .venv, check the code with ruff (lint, then format)
 # HAMR_DATASETS: a local folder with the six dataset folders (default ../shared/datasets);
@@ -27,7 +28,9 @@ main() {
   else
     "../$VENV/bin/python" -m spacy project assets .
   fi
+  # The report's tables go into the README and docs/results.md: what they show is what this run measured.
   PATH="$(cd "../$VENV/bin" && pwd):$PATH" python -m spacy project run all .
+  PATH="$(cd "../$VENV/bin" && pwd):$PATH" python -m spacy project run publish .
 }
 
 run_tests() {

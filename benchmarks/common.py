@@ -6,6 +6,7 @@ import path, so they import it as `common`.
 """
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,16 @@ def run(cmd, **kwargs):
     if result.returncode != 0:
         raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
     return result.stdout
+
+
+def cpu_name() -> str:
+    """The CPU's model name (timings and BLAS results depend on it)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def corpus_paths(corpus: Path) -> Dict[str, object]:

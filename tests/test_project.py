@@ -50,7 +50,9 @@ def test_smoke_workflow(tmp_path):
     assert len(metrics) == 16 and all(srsly.read_json(path)["jobs"] == 2 for path in metrics)
     summary = srsly.read_json(project / "smoke" / "results" / "summary.json")
     assert set(summary) == {"cyclone_idai_2019", "mit_restaurant"}
-    for runs in summary.values():
+    assert summary["cyclone_idai_2019"]["task"] == "textcat" and summary["mit_restaurant"]["task"] == "ner"
+    for dataset in summary.values():
+        runs = dataset["runs"]
         assert {
             "baseline",
             "hamr",
@@ -61,11 +63,24 @@ def test_smoke_workflow(tmp_path):
             "hamr_no_boost",
         } <= set(runs)
         for row in runs.values():
-            assert set(row) == {"macro_f1", "macro_f1_std", "minority_f1", "seeds", "train_seconds", "updates"}
+            assert set(row) == {
+                "macro_f1",
+                "macro_f1_std",
+                "minority_f1",
+                "seeds",
+                "macro_f1_per_seed",
+                "epochs",
+                "updates",
+                "train_seconds",
+            }
             assert 0.0 <= row["macro_f1"] <= 100.0 and row["seeds"] == 1 and row["updates"] > 0
+            assert row["epochs"] == 1 and set(row["macro_f1_per_seed"]) == {"0"}
         # HAMR draws 1.2 N examples an epoch where the plain config takes N; the report counts both.
         assert runs["hamr"]["updates"] > runs["baseline"]["updates"]
-    assert "Updates (optimizer steps) per run" in (project / "smoke" / "results" / "summary.md").read_text()
-    assert "paper HAMR" in (project / "smoke" / "results" / "summary.md").read_text()
+        # One seed: HAMR against every control, without a standard error.
+        assert dataset["hamr"]["strongest_control"] in runs and dataset["hamr"]["verdict"] == "one seed"
+    text = (project / "smoke" / "results" / "summary.md").read_text()
+    assert "Epochs and updates (optimizer steps) per run" in text and "paper HAMR" in text
+    assert "HAMR against its strongest control" in text
     for plot in ("per_class_f1.png", "weight_vs_loss.png", "sampling_share.png"):
         assert (project / "smoke" / "results" / plot).stat().st_size > 10_000

@@ -1,6 +1,10 @@
-"""The project report's comparison sentence, on hand-made summaries."""
+"""The project report's summary: paired differences against the controls, the
+strongest control, and the verdict (a margin within two standard errors is a tie)."""
 
 import importlib.util
+import math
+
+import pytest
 
 from .conftest import ROOT
 
@@ -9,44 +13,83 @@ report = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(report)
 
 
-def summary(rows):
-    """{dataset: (baseline, hamr, oversample, inverse_freq)} -> summary.json's shape."""
-    runs = ("baseline", "hamr", "oversample", "inverse_freq")
-    return {d: {run: {"macro_f1": f} for run, f in zip(runs, scores)} for d, scores in rows.items()}
+def runs(scores):
+    """{run: [macro-F1 of seed 0, seed 1, ...]} -> summary.json's runs."""
+    return {
+        run: {
+            "macro_f1": sum(per_seed) / len(per_seed),
+            "macro_f1_per_seed": {str(seed): f for seed, f in enumerate(per_seed)},
+        }
+        for run, per_seed in scores.items()
+    }
 
 
-def test_comparison_counts_and_names_the_margins_within_noise():
-    text = report.compare_hamr(
-        summary(
-            {
-                "a": (50.0, 54.9, 52.0, 51.0),
-                "b": (60.0, 62.0, 61.0, 60.0),
-                "c": (70.0, 69.9, 68.0, 67.0),
-                "d": (40.0, 43.0, 41.0, 40.0),
-                "e": (30.0, 33.0, 34.0, 30.0),
-                "f": (20.0, 23.0, 25.0, 20.0),
-            }
-        )
+def test_paired_difference_and_its_standard_error():
+    rows = runs({"hamr": [50.0, 52.0, 57.0], "oversample": [49.0, 50.0, 53.0]})
+    result = report.paired_difference(rows["hamr"], rows["oversample"])
+    # Differences 1, 2, 4: mean 7/3, sample std sqrt(7/3), standard error sqrt(7/9).
+    assert result["difference"] == round(7 / 3, 2)
+    assert result["se"] == round(math.sqrt(7 / 9), 2)
+    assert result["seeds"] == 3 and result["verdict"] == "ahead"  # 2.33 > 2 x 0.88
+
+
+def test_a_margin_within_two_standard_errors_is_a_tie():
+    rows = runs({"hamr": [50.0, 55.0], "baseline": [49.0, 51.0]})
+    # Differences 1 and 4: mean 2.5, standard error 1.5; 2.5 < 3.0.
+    assert report.paired_difference(rows["hamr"], rows["baseline"])["verdict"] == "tie"
+    rows = runs({"hamr": [48.0, 49.0], "baseline": [50.0, 52.0]})
+    # Differences -2 and -3: mean -2.5, standard error 0.5.
+    assert report.paired_difference(rows["hamr"], rows["baseline"])["verdict"] == "behind"
+
+
+def test_only_shared_seeds_are_paired():
+    rows = runs({"hamr": [50.0, 52.0, 90.0], "baseline": [49.0, 50.0]})
+    result = report.paired_difference(rows["hamr"], rows["baseline"])
+    assert result["seeds"] == 2 and result["difference"] == 1.5
+    one = report.paired_difference(runs({"hamr": [50.0]})["hamr"], runs({"baseline": [49.0]})["baseline"])
+    assert one["se"] is None and one["verdict"] == "one seed"
+
+
+def test_hamr_is_measured_against_the_strongest_control():
+    rows = runs(
+        {
+            "baseline": [40.0, 41.0, 42.0],
+            "hamr": [50.0, 51.0, 52.5],
+            "hamr_no_meta": [50.5, 50.5, 52.0],
+            "oversample": [49.0, 52.0, 51.0],
+            "hamr_no_boost": [60.0, 60.0, 60.0],  # an ablation, not a control
+        }
     )
-    assert "at or above plain training on 5 of 6 datasets (+2.6 macro-F1 on average)" in text
-    assert "better static baseline (class-balanced oversampling or inverse-frequency weights) on 4 of 6" in text
-    assert "c -0.10 against plain" in text and "e -1.00" not in text
-    assert "goal" not in text.lower() and "met" not in text.split()
+    result = report.hamr_against_controls(rows)
+    assert set(result["against"]) == {"baseline", "hamr_no_meta", "oversample"}
+    assert result["strongest_control"] == "hamr_no_meta"
+    assert result["difference"] == result["against"]["hamr_no_meta"]["difference"] == pytest.approx(0.17)
+    assert result["verdict"] == "tie"
+    assert report.hamr_against_controls(runs({"baseline": [1.0]})) == {}
 
 
-def test_comparison_below_plain():
-    text = report.compare_hamr(
-        summary(
-            {
-                "a": (50.0, 49.0, 48.0, 48.0),
-                "b": (60.0, 59.0, 58.0, 58.0),
-                "c": (70.0, 75.0, 71.0, 71.0),
-            }
-        )
-    )
-    assert "at or above plain training on 1 of 3" in text
-    assert "Margins under 1 point" not in text
+def summary(verdicts):
+    rows = runs({"baseline": [40.0, 41.0], "hamr": [45.0, 46.0]})
+    for run in rows.values():
+        run.update(epochs=8, updates=100, minority_f1=10.0, macro_f1_std=0.5)
+    return {
+        dataset: {
+            "task": "textcat",
+            "smallest_class": "rare",
+            "runs": rows,
+            "hamr": {**report.hamr_against_controls(rows), "verdict": verdict},
+        }
+        for dataset, verdict in verdicts.items()
+    }
 
 
-def test_comparison_needs_the_four_runs():
-    assert report.compare_hamr({"a": {"baseline": {"macro_f1": 1.0}, "hamr": {"macro_f1": 2.0}}}) == ""
+def test_the_verdict_sentence_counts_and_names_the_datasets():
+    text = report.verdict_sentence(summary({"a": "tie", "b": "ahead", "c": "tie", "d": "behind"}))
+    assert text.startswith("Against its strongest control on each dataset, HAMR is ahead on 1 (b); ")
+    assert "tied on 2 (a, c); behind on 1 (d) of 4 datasets" in text
+
+
+def test_the_headline_table_has_a_row_per_dataset():
+    lines = report.comparison_table(summary({"a": "tie", "b": "ahead"}))
+    assert len(lines) == 4
+    assert lines[2] == "| a | textcat | 8 | 2 | 40.5 | 45.5 | baseline (40.5) | +5.0 ± 0.0 | tie |"

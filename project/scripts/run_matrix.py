@@ -1,12 +1,19 @@
 """Train and evaluate runs x datasets x seeds, resumably (a finished run's
 metrics file is kept and the run skipped).
 
+`--runs` are trained on every dataset, `--textcat-runs` / `--ner-runs` only on
+that task's; `--ner-seeds` replaces `--seeds` for NER. `--epochs` takes TASK=N
+and DATASET=N items, a dataset's own number before its task's
+(`textcat=8 ner=8 mit_restaurant=5`).
+
 Each run's config is the backbone's base config (from `spacy init config`)
 with that run's two blocks (spacy_hamr.experiments.variants), written to configs/runs/.
 Per run: training/<backbone>/<dataset>/<run>_s<seed>/ (with eval_log.jsonl: every
 evaluation and the number of updates), and the test metrics
 metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds`, `updates` and
 `jobs` added.
+
+Per run: `epochs` is recorded in the metrics file too.
 
 `--jobs N` trains N runs at once, each pinned to cores / N threads (HAMR's
 results do not depend on the thread count: docs/method.md, Thread counts); each
@@ -32,6 +39,7 @@ from spacy_hamr.resampling.embedders import default_model_path
 from spacy_hamr.training.eval_log import read_eval_log
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
+TASKS = ("textcat", "ner")
 
 
 def pipeline_of(dataset: str, assets: Path) -> str:
@@ -42,13 +50,38 @@ def metrics_path(args, dataset: str, run: str, seed: int) -> Path:
     return args.metrics / args.backbone / dataset / f"{run}_s{seed}.json"
 
 
+def parse_epochs(items: list, assets: Path) -> dict:
+    """--epochs's TASK=N / DATASET=N items as {name: N}, naming an item that is neither."""
+    epochs = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"--epochs {item!r}: write TASK=N or DATASET=N with N a whole number of epochs, >= 1")
+        if name not in TASKS and not (assets / name).is_dir():
+            raise ValueError(
+                f"--epochs {item!r}: {name!r} is neither a task ({', '.join(TASKS)}) nor a dataset in {assets}"
+            )
+        epochs[name] = int(value)
+    return epochs
+
+
+def epochs_of(args, dataset: str, pipeline: str) -> int:
+    if dataset in args.epochs:
+        return args.epochs[dataset]
+    if pipeline in args.epochs:
+        return args.epochs[pipeline]
+    raise ValueError(f"--epochs gives no number for {dataset} ({pipeline}): add {pipeline}=N or {dataset}=N")
+
+
 def pending_runs(args) -> list:
     """(dataset, run, seed) of every run still to train, saying why the others are left out."""
     pending = []
     for dataset in args.datasets:
         ner = pipeline_of(dataset, args.assets) == "ner"  # reads the dataset's dev.json: once per dataset
-        for seed in args.seeds:
-            for run in args.runs:
+        epochs_of(args, dataset, "ner" if ner else "textcat")  # a missing number stops before any training
+        runs = args.runs + (args.ner_runs if ner else args.textcat_runs)
+        for seed in args.ner_seeds if ner and args.ner_seeds else args.seeds:
+            for run in runs:
                 metrics = metrics_path(args, dataset, run, seed)
                 if ner and VARIANTS[run].textcat_only:
                     print(f"[matrix] {dataset} {run}: textcat only, skipped for NER", flush=True)
@@ -67,7 +100,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
     cfg_path.parent.mkdir(parents=True, exist_ok=True)
     variant_config(base, run).to_disk(cfg_path)
     output = args.training / args.backbone / dataset / f"{run}_s{seed}"
-    epochs = args.epochs_ner if pipeline == "ner" else args.epochs_textcat
+    epochs = epochs_of(args, dataset, pipeline)
     cmd = [
         sys.executable,
         "-m",
@@ -142,6 +175,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
     result["train_seconds"] = seconds
     result["updates"] = read_eval_log(output / "eval_log.jsonl")[1]
     result["jobs"] = args.jobs
+    result["epochs"] = epochs
     srsly.write_json(metrics, result)
 
 
@@ -175,11 +209,13 @@ def run_all(args, pending: list) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", required=True)
-    parser.add_argument("--runs", nargs="+", required=True)
+    parser.add_argument("--runs", nargs="+", default=[], choices=list(VARIANTS), help="runs on every dataset")
+    parser.add_argument("--textcat-runs", nargs="*", default=[], choices=list(VARIANTS), help="runs on textcat only")
+    parser.add_argument("--ner-runs", nargs="*", default=[], choices=list(VARIANTS), help="runs on NER only")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--ner-seeds", nargs="*", type=int, default=[], help="seeds of the NER runs (default: --seeds)")
     parser.add_argument("--backbone", default="cnn")
-    parser.add_argument("--epochs-textcat", type=int, default=8)
-    parser.add_argument("--epochs-ner", type=int, default=5)
+    parser.add_argument("--epochs", nargs="+", required=True, help="TASK=N or DATASET=N items, e.g. textcat=8 ner=5")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU for spacy train and evaluate (-1: CPU)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (0: one per CPU core)")
     parser.add_argument("--assets", type=Path, default=Path("assets"))
@@ -188,12 +224,20 @@ def main() -> None:
     parser.add_argument("--training", type=Path, default=Path("training"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     args = parser.parse_args()
+    try:
+        args.epochs = parse_epochs(args.epochs, args.assets)
+    except ValueError as err:
+        parser.error(str(err))
     if args.jobs < 0:
         parser.error(f"--jobs must be 0 (one per CPU core) or more, not {args.jobs}")
     args.jobs = args.jobs or os.cpu_count() or 1
     if args.jobs > 1 and args.gpu_id >= 0:
         parser.error("--jobs above 1 trains on the CPU; with --gpu-id, train one run at a time (--jobs 1)")
-    run_all(args, pending_runs(args))
+    try:
+        pending = pending_runs(args)
+    except ValueError as err:
+        parser.error(str(err))
+    run_all(args, pending)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-"""How long plain NER training needs: dev macro-F of the plain efficiency
-config against updates, and the budget where it has converged.
+"""How long plain training needs: dev macro-F of the plain efficiency config
+against updates, and the budget where it has converged.
 
-    python benchmarks/ner_budget.py --dataset bionlp2004 --epochs 15 --seed 0 \
+    python benchmarks/budget.py --dataset bionlp2004 --epochs 15 --seed 0 \
         --out benchmarks/results/ner_budget.json
+    python benchmarks/budget.py --dataset sst5 --pipeline textcat --epochs 24 \
+        --eval-frequency 50 --out benchmarks/results/textcat_budget.json
 
-One `spacy train` of the plain config (`spacy init config -p ner -o
+One `spacy train` of the plain config (`spacy init config -p PIPELINE -o
 efficiency`) for --epochs epochs, evaluated on dev every --eval-frequency
-updates. "Converged at E epochs" means: the best dev macro-F over the first E
+updates (NER: the mean of the per-type F; textcat: `cats_macro_f`). "Converged at E epochs" means: the best dev macro-F over the first E
 epochs is within --tolerance points of the best over the whole run, and the
 run is at least three times as long as E.
 """
@@ -23,17 +25,25 @@ from spacy_hamr.training.eval_log import read_eval_log
 from spacy_hamr.training.scoring import ner_macro_f
 
 
-def read_curve(path: Path):
+def read_curve(path: Path, pipeline: str):
     rows = []
     for row in read_eval_log(path)[0]:
-        macro = ner_macro_f(row["scores"])
+        scores = row["scores"]
+        if pipeline == "ner":
+            macro = ner_macro_f(scores)
+            per_class = {t: 100 * s["f"] for t, s in (scores.get("ents_per_type") or {}).items()}
+            extra = {"ents_f": 100 * scores["ents_f"]}
+        else:
+            macro = scores["cats_macro_f"]
+            per_class = {t: 100 * s["f"] for t, s in (scores.get("cats_f_per_type") or {}).items()}
+            extra = {}
         rows.append(
             {
                 "epoch": row["epoch"],
                 "step": row["step"],
-                "ents_f": 100 * row["scores"]["ents_f"],
+                **extra,
                 "macro_f": None if macro is None else 100 * macro,
-                "per_type_f": {t: 100 * s["f"] for t, s in (row["scores"].get("ents_per_type") or {}).items()},
+                "per_type_f": per_class,
             }
         )
     return rows
@@ -52,6 +62,7 @@ def converged_epochs(curve, epochs: int, tolerance: float):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
+    parser.add_argument("--pipeline", default="ner", choices=["ner", "textcat"])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-frequency", type=int, default=200)
@@ -62,7 +73,7 @@ def main():
     args = parser.parse_args()
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
-    cfg = make_config(work, "ner", "baseline", {})
+    cfg = make_config(work, args.pipeline, "baseline", {})
     curve_path = work / f"curve_s{args.seed}.jsonl"
     logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(curve_path)})
     start = time.perf_counter()
@@ -80,13 +91,14 @@ def main():
         },
     )
     seconds = time.perf_counter() - start
-    curve = read_curve(curve_path)
+    curve = read_curve(curve_path, args.pipeline)
     epochs, best_until, best = converged_epochs(curve, args.epochs, args.tolerance)
     steps_per_epoch = {}
     for r in curve:
         steps_per_epoch[r["epoch"]] = r["step"]
     result = {
         "dataset": args.dataset,
+        "pipeline": args.pipeline,
         "seed": args.seed,
         "epochs_run": args.epochs,
         "eval_frequency": args.eval_frequency,

@@ -1,0 +1,82 @@
+"""Wall time of the project's `train-main` step one training at a time against
+N at a time (`--vars.jobs`), on the same datasets, runs and seeds.
+
+    python benchmarks/jobs_time.py --datasets sst5 hurricane_irma_2017 cyclone_idai_2019 \
+        --seeds 0 --jobs 2 --out benchmarks/results/jobs_time.json
+
+Each setting trains in its own copy of project/ (datasets copied and converted
+before the clock starts), one after the other, with nothing else running.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import srsly
+
+from common import DEFAULT_DATA, ROOT, cpu_name
+
+GENERATED = ("assets", "corpus", "training", "metrics", "smoke", "results", "project.lock")
+
+
+def spacy_project(project: Path, *args) -> None:
+    subprocess.run([sys.executable, "-m", "spacy", "project", "run", *args], cwd=project, check=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", required=True)
+    parser.add_argument("--seeds", nargs="+", default=["0"])
+    parser.add_argument("--jobs", type=int, default=2, help="the side-by-side setting timed against --jobs 1")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_jobs_time"))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    datasets, seeds = " ".join(args.datasets), " ".join(args.seeds)
+    seconds = {}
+    for jobs in (1, args.jobs):
+        project = args.work / f"jobs{jobs}"
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.copytree(ROOT / "project", project, ignore=shutil.ignore_patterns(*GENERATED))
+        spacy_project(project, "copy-assets", ".", "--vars.local_datasets", str(args.data))
+        spacy_project(project, "convert", ".", "--vars.datasets", datasets)
+        start = time.perf_counter()
+        spacy_project(
+            project,
+            "train-main",
+            ".",
+            "--vars.datasets",
+            datasets,
+            "--vars.seeds",
+            seeds,
+            "--vars.seeds_ner",
+            seeds,
+            "--vars.jobs",
+            str(jobs),
+        )
+        seconds[jobs] = time.perf_counter() - start
+        print(f"[jobs_time] jobs {jobs}: {seconds[jobs]:.0f} s", flush=True)
+    runs = sorted(p.stem for p in (project / "metrics").rglob("*.json"))
+    result = {
+        "datasets": args.datasets,
+        "seeds": args.seeds,
+        "runs": len(runs),
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "seconds": {str(jobs): s for jobs, s in seconds.items()},
+        "ratio": seconds[args.jobs] / seconds[1],
+    }
+    results = srsly.read_json(args.out) if args.out.exists() else {}
+    results[f"{'+'.join(args.datasets)} seeds {seeds} jobs {args.jobs}"] = result
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(args.out, results)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
