@@ -2,6 +2,13 @@
 measured alternately (baseline, hamr, baseline, hamr, ...) in one run.
 
     python benchmarks/cost.py --dataset hurricane_irma_2017 --pipeline textcat --epochs 4 --repeats 3
+    python benchmarks/cost.py --dataset cyclone_idai_2019 --config project/configs/textcat_trf.cfg \
+        --steps 200 --threads 2 --repeats 2
+
+`--steps N` stops every run at N updates (HAMR draws 1.2 N examples an epoch, so
+equal epochs are not equal updates); `--config` times another base config (the
+transformer configs: stored under "DATASET (CONFIG NAME)"); `--threads` pins
+every run's thread count.
 
 `--variant record_only` times the label-error recording run instead of HAMR
 (stored under "DATASET/record_only").
@@ -16,7 +23,8 @@ from statistics import median
 import srsly
 
 from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
-from spacy_hamr.experiments.variants import VARIANTS  # noqa: E402
+from spacy_hamr.experiments.variants import VARIANTS
+from spacy_hamr.threads import pinned_environment
 
 
 def main():
@@ -26,6 +34,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--variant", default="hamr", help="the variant timed against the plain config")
+    parser.add_argument("--steps", type=int, help="stop every run at this many updates (instead of --epochs)")
+    parser.add_argument("--config", type=Path, help="base config (default: spacy init config's efficiency config)")
+    parser.add_argument("--threads", type=int, help="OMP/MKL/OpenBLAS threads of every run (default: the library's)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_cost"))
     parser.add_argument("--out", type=Path, required=True)
@@ -35,7 +46,7 @@ def main():
     times = {"baseline": [], args.variant: []}
     for _ in range(args.repeats):
         for variant in times:
-            cfg = make_config(work, args.pipeline, variant, {})
+            cfg = make_config(work, args.pipeline, variant, {}, base=args.config)
             state = (
                 ["--training.batcher.state_path", work / variant / "hamr_state.npz"]
                 if "state_path" in VARIANTS[variant].batcher
@@ -47,22 +58,31 @@ def main():
                 work / variant,
                 {
                     **corpus_paths(corpus),
-                    "training.max_epochs": args.epochs,
+                    **(
+                        {"training.max_epochs": 0, "training.max_steps": args.steps}
+                        if args.steps
+                        else {"training.max_epochs": args.epochs}
+                    ),
                 },
                 *state,
+                env=pinned_environment(args.threads),
             )
             times[variant].append(time.perf_counter() - start)
             print(variant, round(times[variant][-1], 1), flush=True)
     result = {
         "dataset": args.dataset,
         "pipeline": args.pipeline,
-        "epochs": args.epochs,
+        "config": str(args.config or f"efficiency {args.pipeline}"),
+        "epochs": None if args.steps else args.epochs,
+        "steps": args.steps,
+        "threads": args.threads,
         "baseline_s": times["baseline"],
         f"{args.variant}_s": times[args.variant],
         "ratio_median": median(h / p for h, p in zip(times[args.variant], times["baseline"])),
     }
     results = srsly.read_json(args.out) if args.out.exists() else {}
-    results[args.dataset if args.variant == "hamr" else f"{args.dataset}/{args.variant}"] = result
+    key = args.dataset if args.config is None else f"{args.dataset} ({args.config.stem})"
+    results[key if args.variant == "hamr" else f"{key}/{args.variant}"] = result
     srsly.write_json(args.out, results)
     print(json.dumps(result))
 

@@ -17,7 +17,6 @@ hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ from common import (
 )
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
 from spacy_hamr.experiments.variants import VARIANTS
+from spacy_hamr.threads import pinned_environment
 from spacy_hamr.training.eval_log import read_eval_log
 
 
@@ -67,9 +67,7 @@ def main():
 
     extra = block_settings(args.set)
     overrides = train_overrides(args.override)
-    env = dict(os.environ)
-    if args.threads:
-        env.update({name: str(args.threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    env = pinned_environment(args.threads)
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
     minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))

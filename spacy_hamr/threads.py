@@ -11,8 +11,9 @@ transformer's torch passes) keeps the threads the user gave it, as in plain
 training.
 """
 
+import os
 from contextlib import contextmanager
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -44,3 +45,14 @@ def thread_counts() -> Dict[str, int]:
     for pool in threadpool_info():
         counts.setdefault(pool["internal_api"], pool["num_threads"])
     return counts
+
+
+def pinned_environment(threads: Optional[int]) -> Dict[str, str]:
+    """The environment for a child process (`spacy train`, `spacy evaluate`) whose
+    OpenMP, MKL and OpenBLAS pools take `threads` threads; None leaves them as set."""
+    if threads is None:
+        return dict(os.environ)
+    return {
+        **os.environ,
+        **{name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+    }

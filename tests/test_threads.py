@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from spacy_hamr.experiments.variants import variant_config
 from spacy_hamr.meta_weighting.weight_net import WeightNet, make_optimizer, meta_step
 from spacy_hamr.resampling.embedders import make_tfidf_embedder
-from spacy_hamr.threads import one_thread, thread_counts
+from spacy_hamr.threads import one_thread, pinned_environment, thread_counts
 
 from .conftest import generated_corpus
 from .training.test_train_cli import init_config, train_result
@@ -109,3 +109,10 @@ def test_hamr_trains_the_same_model_at_one_and_two_threads(tmp_path, task):
         assert f"[hamr] Threads: torch {threads}" in result.stdout
         digests[threads] = model_digest(out / "model-last")
     assert digests[1] == digests[2]
+
+
+def test_pinned_environment_sets_every_pool(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    env = pinned_environment(1)
+    assert {env[name] for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} == {"1"}
+    assert pinned_environment(None)["OMP_NUM_THREADS"] == "8"

@@ -36,6 +36,7 @@ from thinc.api import Config
 from spacy_hamr.experiments.convert import is_ner, read_records
 from spacy_hamr.experiments.variants import VARIANTS, variant_config
 from spacy_hamr.resampling.embedders import default_model_path
+from spacy_hamr.threads import pinned_environment
 from spacy_hamr.training.eval_log import read_eval_log
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
@@ -142,8 +143,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
         f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}",
         flush=True,
     )
-    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
-    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+    env = pinned_environment(max(1, (os.cpu_count() or 1) // args.jobs))
     start = time.perf_counter()
     if args.jobs == 1:
         subprocess.run(cmd, check=True, env=env)
