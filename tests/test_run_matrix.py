@@ -61,3 +61,13 @@ def test_runs_and_seeds_per_task(assets, tmp_path):
     ner = [(r, s) for d, r, s in pending if d == "food"]
     assert len(textcat) == 3 * 4 - 1 and ("hamr", 2) not in textcat
     assert sorted(ner) == sorted((r, s) for r in ("baseline", "hamr", "uniform_draws") for s in (0, 1))
+
+
+def test_jobs_zero_is_one_per_core_and_one_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(run_matrix.os, "cpu_count", lambda: 4)
+    assert run_matrix.resolve_jobs(0, -1) == 4 and run_matrix.resolve_jobs(0, 0) == 1
+    assert run_matrix.resolve_jobs(2, -1) == 2
+    with pytest.raises(ValueError, match="one run at a time"):
+        run_matrix.resolve_jobs(2, 0)
+    with pytest.raises(ValueError, match="not -1"):
+        run_matrix.resolve_jobs(-1, -1)

@@ -66,6 +66,17 @@ def parse_epochs(items: list, assets: Path) -> dict:
     return epochs
 
 
+def resolve_jobs(jobs: int, gpu_id: int) -> int:
+    """--jobs as a number of runs at once: 0 is one per CPU core, and one on a GPU."""
+    if jobs < 0:
+        raise ValueError(f"--jobs must be 0 (one per CPU core; one on a GPU) or more, not {jobs}")
+    if jobs == 0:
+        return 1 if gpu_id >= 0 else os.cpu_count() or 1
+    if jobs > 1 and gpu_id >= 0:
+        raise ValueError("--jobs above 1 trains on the CPU; with --gpu-id, train one run at a time (--jobs 1)")
+    return jobs
+
+
 def epochs_of(args, dataset: str, pipeline: str) -> int:
     if dataset in args.epochs:
         return args.epochs[dataset]
@@ -217,7 +228,7 @@ def main() -> None:
     parser.add_argument("--backbone", default="cnn")
     parser.add_argument("--epochs", nargs="+", required=True, help="TASK=N or DATASET=N items, e.g. textcat=8 ner=5")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU for spacy train and evaluate (-1: CPU)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (0: one per CPU core)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (0: one per CPU core, one on a GPU)")
     parser.add_argument("--assets", type=Path, default=Path("assets"))
     parser.add_argument("--corpus", type=Path, default=Path("corpus"))
     parser.add_argument("--configs", type=Path, default=Path("configs"))
@@ -228,11 +239,10 @@ def main() -> None:
         args.epochs = parse_epochs(args.epochs, args.assets)
     except ValueError as err:
         parser.error(str(err))
-    if args.jobs < 0:
-        parser.error(f"--jobs must be 0 (one per CPU core) or more, not {args.jobs}")
-    args.jobs = args.jobs or os.cpu_count() or 1
-    if args.jobs > 1 and args.gpu_id >= 0:
-        parser.error("--jobs above 1 trains on the CPU; with --gpu-id, train one run at a time (--jobs 1)")
+    try:
+        args.jobs = resolve_jobs(args.jobs, args.gpu_id)
+    except ValueError as err:
+        parser.error(str(err))
     try:
         pending = pending_runs(args)
     except ValueError as err:
