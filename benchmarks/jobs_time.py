@@ -61,11 +61,10 @@ def main():
         )
         seconds[jobs] = time.perf_counter() - start
         print(f"[jobs_time] jobs {jobs}: {seconds[jobs]:.0f} s", flush=True)
-    runs = sorted(p.stem for p in (project / "metrics").rglob("*.json"))
     result = {
         "datasets": args.datasets,
         "seeds": args.seeds,
-        "runs": len(runs),
+        "runs": len(list((project / "metrics").rglob("*.json"))),
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "seconds": {str(jobs): s for jobs, s in seconds.items()},

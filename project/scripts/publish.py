@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import srsly
-from report import comparison_table, controls_table, runs_table
+from report import comparison_table, detail_tables
 
 START = "<!-- results table: written by project/scripts/publish.py from project/results/summary.json -->"
 END = "<!-- end of results table -->"
@@ -26,19 +26,7 @@ def readme_block(summary: dict) -> str:
 
 
 def results_doc_block(summary: dict) -> str:
-    return "\n".join(
-        [
-            *comparison_table(summary),
-            "",
-            "Test macro-F1 of every run (mean ± std over seeds; smallest-class F1 in brackets):",
-            "",
-            *runs_table(summary),
-            "",
-            "HAMR minus each control, paired by seed (± standard error; verdict in brackets):",
-            "",
-            *controls_table(summary),
-        ]
-    )
+    return "\n".join([*comparison_table(summary), "", *detail_tables(summary)])
 
 
 def with_block(text: str, block: str, path: Path) -> str:

@@ -138,9 +138,14 @@ def signed(value: float, se: float) -> str:
     return f"{value:+.1f}" + ("" if se is None else f" ± {se:.1f}")
 
 
+def present_runs(summary: dict) -> list:
+    """The runs made on any dataset, in RUN_ORDER."""
+    return [r for r in RUN_ORDER if any(r in d["runs"] for d in summary.values())]
+
+
 def runs_table(summary: dict) -> list:
     """One row per dataset, one column per run: mean ± std (smallest-class F1)."""
-    runs = [r for r in RUN_ORDER if any(r in d["runs"] for d in summary.values())]
+    runs = present_runs(summary)
     lines = [
         "| dataset | smallest class | " + " | ".join(runs) + " | paper HAMR | paper best baseline |",
         "|" + "---|" * (len(runs) + 4),
@@ -159,7 +164,7 @@ def runs_table(summary: dict) -> list:
 
 def budget_table(summary: dict) -> list:
     """Each run's epochs and updates (optimizer steps), mean over seeds."""
-    runs = [r for r in RUN_ORDER if any(r in d["runs"] for d in summary.values())]
+    runs = present_runs(summary)
     lines = ["| dataset | " + " | ".join(runs) + " |", "|" + "---|" * (len(runs) + 1)]
     for dataset, d in summary.items():
         cells = []
@@ -208,6 +213,19 @@ def controls_table(summary: dict) -> list:
     return lines
 
 
+def detail_tables(summary: dict) -> list:
+    """Every run's scores and HAMR against each control, with their captions."""
+    return [
+        "Test macro-F1 of every run (mean ± std over seeds; smallest-class F1 in brackets), points.",
+        "",
+        *runs_table(summary),
+        "",
+        "HAMR minus each control, paired by seed (± standard error; verdict in brackets):",
+        "",
+        *controls_table(summary),
+    ]
+
+
 def verdict_sentence(summary: dict) -> str:
     """How often HAMR is ahead of, tied with or behind its strongest control."""
     verdicts = {d: s["hamr"]["verdict"] for d, s in summary.items() if s["hamr"]}
@@ -232,13 +250,7 @@ def markdown(summary: dict) -> str:
         "",
         *comparison_table(summary),
         "",
-        "Test macro-F1 (mean ± std over seeds; smallest-class F1 in brackets), points.",
-        "",
-        *runs_table(summary),
-        "",
-        "HAMR minus each control, paired by seed (± standard error; verdict in brackets):",
-        "",
-        *controls_table(summary),
+        *detail_tables(summary),
         "",
         "Epochs and updates (optimizer steps) per run, mean over seeds:",
         "",

@@ -10,10 +10,8 @@ Each run's config is the backbone's base config (from `spacy init config`)
 with that run's two blocks (spacy_hamr.experiments.variants), written to configs/runs/.
 Per run: training/<backbone>/<dataset>/<run>_s<seed>/ (with eval_log.jsonl: every
 evaluation and the number of updates), and the test metrics
-metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds`, `updates` and
-`jobs` added.
-
-Per run: `epochs` is recorded in the metrics file too.
+metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds`, `updates`,
+`jobs` and `epochs` added.
 
 `--jobs N` trains N runs at once, each pinned to cores / N threads (HAMR's
 results do not depend on the thread count: docs/method.md, Thread counts); each
@@ -235,15 +233,9 @@ def main() -> None:
     parser.add_argument("--training", type=Path, default=Path("training"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics"))
     args = parser.parse_args()
-    try:
+    try:  # every setting checked before any training
         args.epochs = parse_epochs(args.epochs, args.assets)
-    except ValueError as err:
-        parser.error(str(err))
-    try:
         args.jobs = resolve_jobs(args.jobs, args.gpu_id)
-    except ValueError as err:
-        parser.error(str(err))
-    try:
         pending = pending_runs(args)
     except ValueError as err:
         parser.error(str(err))
