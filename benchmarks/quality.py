@@ -17,7 +17,6 @@ hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from statistics import mean, pstdev
@@ -30,11 +29,10 @@ from common import (
     corpus_paths,
     dataset_corpus,
     make_config,
-    run,
     spacy_train,
     train_overrides,
 )
-from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class, spacy_evaluate
 from spacy_hamr.experiments.variants import VARIANTS
 from spacy_hamr.threads import pinned_environment
 from spacy_hamr.training.eval_log import read_eval_log
@@ -104,24 +102,14 @@ def main():
                 env=env,
             )
             seconds = time.perf_counter() - start
-            for split in ("test", "dev"):
-                run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "spacy",
-                        "evaluate",
-                        out / "model-best",
-                        corpus / f"{split}.spacy",
-                        "--output",
-                        out / f"{split}.json",
-                    ],
-                    env=env,
-                )
+            test, dev = (
+                spacy_evaluate(out / "model-best", corpus / f"{split}.spacy", out / f"{split}.json", env=env)
+                for split in ("test", "dev")
+            )
             evaluations, updates = read_eval_log(log)
             row = {
-                **scores(srsly.read_json(out / "test.json"), minority),
-                **scores(srsly.read_json(out / "dev.json"), minority, "dev_"),
+                **scores(test, minority),
+                **scores(dev, minority, "dev_"),
                 "updates": updates,
                 "train_seconds": seconds,
                 "settings": extra,

@@ -32,6 +32,7 @@ import srsly
 from thinc.api import Config
 
 from spacy_hamr.experiments.convert import is_ner, read_records
+from spacy_hamr.experiments.metrics import spacy_evaluate
 from spacy_hamr.experiments.variants import VARIANTS, variant_config
 from spacy_hamr.resampling.embedders import default_model_path
 from spacy_hamr.threads import pinned_environment
@@ -163,24 +164,9 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
                 raise RuntimeError(f"{dataset} {run} seed {seed} failed; its output: {output / 'train.log'}")
     seconds = time.perf_counter() - start
     metrics.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "spacy",
-            "evaluate",
-            str(output / "model-best"),
-            str(args.corpus / dataset / "test.spacy"),
-            "--output",
-            str(metrics),
-            "--gpu-id",
-            str(args.gpu_id),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env=env,
+    result = spacy_evaluate(
+        output / "model-best", args.corpus / dataset / "test.spacy", metrics, gpu_id=args.gpu_id, env=env
     )
-    result = srsly.read_json(metrics)
     result["train_seconds"] = seconds
     result["updates"] = read_eval_log(output / "eval_log.jsonl")[1]
     result["jobs"] = args.jobs

@@ -2,10 +2,14 @@
 the smallest class, read from what `spacy evaluate --output` writes and from
 the gold annotation of a `.spacy` corpus."""
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from statistics import mean
-from typing import Dict, Union
+from typing import Dict, Mapping, Optional, Union
+
+import srsly
 
 from ..corpus import read_docs
 from ..labels import class_counts
@@ -34,3 +38,19 @@ def corpus_class_counts(path: Union[str, Path]) -> Counter:
 def smallest_class(counts: Counter) -> str:
     """The class with the fewest gold mentions (ties: the first in label order)."""
     return min(sorted(counts), key=counts.get)
+
+
+def spacy_evaluate(
+    model: Path, corpus: Path, output: Path, gpu_id: int = -1, env: Optional[Mapping[str, str]] = None
+) -> Dict:
+    """`python -m spacy evaluate model corpus --output output` in its own process
+    (so that env's thread settings apply to it); returns the metrics it wrote."""
+    command = [sys.executable, "-m", "spacy", "evaluate", str(model), str(corpus), "--output", str(output)]
+    result = subprocess.run(
+        [*command, "--gpu-id", str(gpu_id)], capture_output=True, text=True, env=None if env is None else dict(env)
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"spacy evaluate {model} on {corpus} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    return srsly.read_json(output)
