@@ -12,7 +12,9 @@ trained with `python -m spacy train`, model-best evaluated on test and dev.
 another name (one variant with several settings); `--override KEY=VALUE` passes
 settings of other blocks to `spacy train` (every arm alike). `--threads` pins
 every run to that many threads. Each row has the run's number of updates (the
-hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve.
+hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve; a run with
+HAMR's batcher also has the weights' p10/p90 and the hypergradient's RMS per epoch
+(`weights_per_epoch`, from the batcher's log).
 """
 
 import argparse
@@ -44,6 +46,14 @@ def scores(metrics: dict, minority: str, prefix: str = "") -> dict:
         f"{prefix}minority_f1": per_class_f1(metrics).get(minority, 0.0),
         f"{prefix}per_class_f1": per_class_f1(metrics),
     }
+
+
+WEIGHT_STATS = ("epoch", "weight_p10", "weight_p90", "hypergrad_rms", "meta_steps", "meta_skipped")
+
+
+def weights_per_epoch(hamr_log: Path) -> list:
+    """The weights' spread and the hypergradient's RMS per epoch, from the batcher's log."""
+    return [{key: line.get(key) for key in WEIGHT_STATS} for line in srsly.read_jsonl(hamr_log)]
 
 
 def main():
@@ -118,6 +128,8 @@ def main():
                 "threads": args.threads,
                 "dev_curve": [[e["step"], e["score"]] for e in evaluations],
             }
+            if hamr_log:
+                row["weights_per_epoch"] = weights_per_epoch(hamr_log[1])
             results.setdefault(arm, {})[str(seed)] = row
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
