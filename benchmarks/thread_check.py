@@ -1,4 +1,5 @@
-"""The same config and seed trained at several thread counts (OMP_NUM_THREADS):
+"""The same config and seed trained at several thread counts (OpenMP, MKL and
+OpenBLAS pools pinned alike, as spacy_hamr.threads.pinned_environment pins them):
 which files of the saved pipelines differ?
 
     python benchmarks/thread_check.py --dataset cyclone_idai_2019 --pipeline textcat --epochs 8 \
@@ -16,7 +17,6 @@ bytes differ between the thread counts; an empty list means byte-identical.
 import argparse
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import srsly
 
 from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, spacy_train, train_overrides
 from spacy_hamr.experiments.convert import convert_dataset  # noqa: E402
+from spacy_hamr.threads import pinned_environment  # noqa: E402
 
 
 def file_hashes(model_dir: Path) -> dict:
@@ -75,7 +76,7 @@ def main():
                     "system.seed": seed,
                 },
                 *overrides,
-                env=dict(os.environ, OMP_NUM_THREADS=str(threads)),
+                env=pinned_environment(threads),
             )
             seconds[threads] = round(time.perf_counter() - start, 1)
             hashes[threads] = {model: file_hashes(out / model) for model in ("model-last", "model-best")}

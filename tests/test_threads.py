@@ -1,8 +1,7 @@
 """HAMR gives the same bits at any thread count: its SVD and weight net, and
-whole `spacy train` runs at OMP_NUM_THREADS 1 and 2."""
+whole `spacy train` runs at 1 and 2 threads (`pinned_environment`)."""
 
 import hashlib
-import os
 import random
 
 import numpy
@@ -103,7 +102,7 @@ def test_hamr_trains_the_same_model_at_one_and_two_threads(tmp_path, task):
     digests = {}
     for threads in (1, 2):
         out = tmp_path / f"out{threads}"
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        env = pinned_environment(threads)
         result = train_result(config_path, corpus, "--output", out, env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"[hamr] Threads: torch {threads}" in result.stdout
