@@ -8,7 +8,9 @@ measured alternately (baseline, hamr, baseline, hamr, ...) in one run.
 `--steps N` stops every run at N updates (HAMR draws 1.2 N examples an epoch, so
 equal epochs are not equal updates); `--config` times another base config (the
 transformer configs: stored under "DATASET (CONFIG NAME)"); `--threads` pins
-every run's thread count.
+every run's thread count; `--set` adds settings to the timed variant's blocks
+(`callback.meta_lr=0.003`) and `--override` passes other settings to every run
+(`training.eval_frequency=57`).
 
 `--variant record_only` times the label-error recording run instead of HAMR
 (stored under "DATASET/record_only").
@@ -22,7 +24,7 @@ from statistics import median
 
 import srsly
 
-from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
+from common import DEFAULT_DATA, block_settings, corpus_paths, dataset_corpus, make_config, spacy_train, train_overrides
 from spacy_hamr.experiments.variants import VARIANTS
 from spacy_hamr.threads import pinned_environment
 
@@ -37,6 +39,10 @@ def main():
     parser.add_argument("--steps", type=int, help="stop every run at this many updates (instead of --epochs)")
     parser.add_argument("--config", type=Path, help="base config (default: spacy init config's efficiency config)")
     parser.add_argument("--threads", type=int, help="OMP/MKL/OpenBLAS threads of every run (default: the library's)")
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="the timed variant's settings: batcher.KEY=JSON or callback.KEY=JSON"
+    )
+    parser.add_argument("--override", nargs="*", default=[], help="spacy train settings for every run: KEY=VALUE")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_cost"))
     parser.add_argument("--out", type=Path, required=True)
@@ -44,9 +50,10 @@ def main():
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
     times = {"baseline": [], args.variant: []}
+    settings = {"baseline": {}, args.variant: block_settings(args.set)}
     for _ in range(args.repeats):
         for variant in times:
-            cfg = make_config(work, args.pipeline, variant, {}, base=args.config)
+            cfg = make_config(work, args.pipeline, variant, settings[variant], base=args.config)
             state = (
                 ["--training.batcher.state_path", work / variant / "hamr_state.npz"]
                 if "state_path" in VARIANTS[variant].batcher
@@ -65,6 +72,7 @@ def main():
                     ),
                 },
                 *state,
+                *train_overrides(args.override),
                 env=pinned_environment(args.threads),
             )
             times[variant].append(time.perf_counter() - start)
@@ -76,6 +84,8 @@ def main():
         "epochs": None if args.steps else args.epochs,
         "steps": args.steps,
         "threads": args.threads,
+        "settings": settings[args.variant],
+        "overrides": args.override,
         "baseline_s": times["baseline"],
         f"{args.variant}_s": times[args.variant],
         "ratio_median": median(h / p for h, p in zip(times[args.variant], times["baseline"])),
