@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 from statistics import mean
-from typing import Dict, Mapping, Optional, Union
+from typing import Dict, Optional, Union
 
 import srsly
 
@@ -41,14 +41,12 @@ def smallest_class(counts: Counter) -> str:
 
 
 def spacy_evaluate(
-    model: Path, corpus: Path, output: Path, gpu_id: int = -1, env: Optional[Mapping[str, str]] = None
+    model: Path, corpus: Path, output: Path, gpu_id: int = -1, env: Optional[Dict[str, str]] = None
 ) -> Dict:
     """`python -m spacy evaluate model corpus --output output` in its own process
     (so that env's thread settings apply to it); returns the metrics it wrote."""
-    command = [sys.executable, "-m", "spacy", "evaluate", str(model), str(corpus), "--output", str(output)]
-    result = subprocess.run(
-        [*command, "--gpu-id", str(gpu_id)], capture_output=True, text=True, env=None if env is None else dict(env)
-    )
+    command = [sys.executable, "-m", "spacy", "evaluate", model, corpus, "--output", output, "--gpu-id", gpu_id]
+    result = subprocess.run([str(part) for part in command], capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(
             f"spacy evaluate {model} on {corpus} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
