@@ -128,7 +128,8 @@ def main():
                 "threads": args.threads,
                 "dev_curve": [[e["step"], e["score"]] for e in evaluations],
             }
-            if hamr_log:
+            # The weight statistics come from the callback: a batcher alone logs none.
+            if hamr_log and VARIANTS[variant].callback is not None:
                 row["weights_per_epoch"] = weights_per_epoch(hamr_log[1])
             results.setdefault(arm, {})[str(seed)] = row
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
