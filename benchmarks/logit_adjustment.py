@@ -16,10 +16,9 @@ class-balanced oversampling, from the results file alone.
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
-from statistics import mean, stdev
+from statistics import mean
 
 import spacy
 import srsly
@@ -27,6 +26,7 @@ from spacy.training import Corpus
 
 from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class
+from spacy_hamr.experiments.paired import paired_difference
 from spacy_hamr.logit_adjustment.adjust import draws_prior, plan_adjustment
 
 
@@ -50,16 +50,15 @@ def summarise(results: dict) -> None:
     for dataset, runs in results.items():
         seeds = sorted(set.intersection(*(set(runs.get(run, {})) for run, _ in ARMS)), key=int)
         print(f"{dataset}: seeds {', '.join(seeds)}")
-        reference = [runs["oversample"][s]["as_trained"]["macro_f1"] for s in seeds]
+        reference = {s: runs["oversample"][s]["as_trained"]["macro_f1"] for s in seeds}
         for run, reading in ARMS:
             rows = [runs[run][s][reading] for s in seeds]
-            diffs = [r["macro_f1"] - o for r, o in zip(rows, reference)]
-            se = stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+            against = paired_difference({s: runs[run][s][reading]["macro_f1"] for s in seeds}, reference)
             taus = [r["tau"] for r in rows if "tau" in r]
             print(
                 f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
-                f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {mean(diffs):+5.1f} (SE {se:.1f})"
-                + (f"  tau {mean(taus):.2f}" if taus else "")
+                f"{mean(r['minority_f1'] for r in rows):5.1f}  vs oversampling {against['difference']:+5.1f} "
+                f"(SE {against['se']})" + (f"  tau {mean(taus):.2f}" if taus else "")
             )
 
 

@@ -3,9 +3,8 @@ paper's numbers) and PNG plots, from metrics/<backbone>/<dataset>/<run>_s<seed>.
 and the HAMR runs' per-epoch logs."""
 
 import argparse
-import math
 from pathlib import Path
-from statistics import mean, pstdev, stdev
+from statistics import mean, pstdev
 
 import matplotlib
 
@@ -15,6 +14,7 @@ import numpy  # noqa: E402
 import srsly  # noqa: E402
 
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class  # noqa: E402
+from spacy_hamr.experiments.paired import paired_difference  # noqa: E402
 
 # The paper's macro-F1 (from a secondary summary; docs/results.md): HAMR and the best baseline.
 PAPER = {
@@ -98,35 +98,16 @@ def single(values):
     return values.pop() if len(values) == 1 else None
 
 
-def paired_difference(run: dict, control: dict) -> dict:
-    """`run` minus `control` over the seeds both have, with the standard error of
-    that mean, and the verdict: a margin within two standard errors is a tie."""
-    seeds = sorted(set(run["macro_f1_per_seed"]) & set(control["macro_f1_per_seed"]), key=int)
-    diffs = [run["macro_f1_per_seed"][s] - control["macro_f1_per_seed"][s] for s in seeds]
-    if not diffs:
-        return {"difference": None, "se": None, "seeds": 0, "verdict": "no shared seed"}
-    difference = mean(diffs)
-    se = stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
-    if se is None:
-        verdict = "one seed"
-    elif abs(difference) <= 2 * se:
-        verdict = "tie"
-    else:
-        verdict = "ahead" if difference > 0 else "behind"
-    return {
-        "difference": round(difference, 2),
-        "se": None if se is None else round(se, 2),
-        "seeds": len(diffs),
-        "verdict": verdict,
-    }
-
-
 def hamr_against_controls(runs: dict) -> dict:
     """HAMR minus each control, paired by seed, and the strongest control (the one
     with the highest mean macro-F1)."""
     if "hamr" not in runs:
         return {}
-    against = {c: paired_difference(runs["hamr"], runs[c]) for c in CONTROLS if c in runs}
+    against = {
+        c: paired_difference(runs["hamr"]["macro_f1_per_seed"], runs[c]["macro_f1_per_seed"])
+        for c in CONTROLS
+        if c in runs
+    }
     against = {c: d for c, d in against.items() if d["seeds"]}
     if not against:
         return {}
