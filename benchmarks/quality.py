@@ -15,6 +15,13 @@ every run to that many threads. Each row has the run's number of updates (the
 hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve; a run with
 HAMR's batcher also has the weights' p10/p90 and the hypergradient's RMS per epoch
 (`weights_per_epoch`, from the batcher's log).
+
+`--summarise ARM` prints each arm's means over its seeds and ARM minus every
+other arm, paired by seed with its standard error, from --out alone (a file this
+script wrote, or one that keeps such arms under "arms" beside its plan):
+
+    python benchmarks/quality.py --out benchmarks/results/transformer_cyclone_idai_2019.json \
+        --summarise hamr_metalr3e-3
 """
 
 import argparse
@@ -22,6 +29,7 @@ import json
 import time
 from pathlib import Path
 from statistics import mean, pstdev
+from typing import Optional
 
 import srsly
 
@@ -35,6 +43,7 @@ from common import (
     train_overrides,
 )
 from spacy_hamr.experiments.metrics import corpus_class_counts, macro_f1, per_class_f1, smallest_class, spacy_evaluate
+from spacy_hamr.experiments.paired import paired_difference
 from spacy_hamr.experiments.variants import VARIANTS
 from spacy_hamr.threads import pinned_environment
 from spacy_hamr.training.eval_log import read_eval_log
@@ -56,9 +65,31 @@ def weights_per_epoch(hamr_log: Path) -> list:
     return [{key: line.get(key) for key in WEIGHT_STATS} for line in srsly.read_jsonl(hamr_log)]
 
 
+def summarise(arms: dict, against: Optional[str] = None) -> None:
+    """Each arm's mean test and dev macro-F1 and smallest-class F1 over its seeds and,
+    with `against`, that arm minus each other one, paired by seed."""
+    if against is not None and against not in arms:
+        raise SystemExit(f"--summarise {against}: no such arm; the file has {', '.join(arms)}")
+    for arm, by_seed in arms.items():
+        rows = list(by_seed.values())
+        test = [r["macro_f1"] for r in rows]
+        line = (
+            f"{arm:18s} test {mean(test):5.1f} ± {pstdev(test):.1f}"
+            f"  dev {mean(r.get('dev_macro_f1', float('nan')) for r in rows):5.1f}"
+            f"  smallest class {mean(r['minority_f1'] for r in rows):5.1f}  n={len(rows)}"
+        )
+        if against is not None and arm != against:
+            paired = paired_difference(
+                {s: r["macro_f1"] for s, r in arms[against].items()}, {s: r["macro_f1"] for s, r in by_seed.items()}
+            )
+            if paired["seeds"]:
+                line += f"  {against} minus this {paired['difference']:+.1f} (SE {paired['se']}, {paired['verdict']})"
+        print(line)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset")
     parser.add_argument("--pipeline", default="textcat")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -71,7 +102,13 @@ def main():
     parser.add_argument("--override", nargs="*", default=[], help="spacy train settings for every arm: KEY=VALUE")
     parser.add_argument("--threads", type=int, help="OMP/MKL/OpenBLAS threads of every run (default: the library's)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--summarise", metavar="ARM", help="print the paired summary of --out against ARM and stop")
     args = parser.parse_args()
+    if args.summarise:
+        results = srsly.read_json(args.out)
+        return summarise(results.get("arms", results), args.summarise)
+    if not args.dataset:
+        parser.error("--dataset is needed to train")
 
     extra = block_settings(args.set)
     overrides = train_overrides(args.override)
@@ -135,12 +172,7 @@ def main():
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             srsly.write_json(args.out, results)
-    for variant, by_seed in results.items():
-        rows = list(by_seed.values())
-        print(
-            f"{variant:18s} macro {mean(r['macro_f1'] for r in rows):5.1f} ± {pstdev([r['macro_f1'] for r in rows]):.1f}"
-            f"  minority({minority}) {mean(r['minority_f1'] for r in rows):5.1f}  n={len(rows)}"
-        )
+    summarise(results)
 
 
 if __name__ == "__main__":
