@@ -1,5 +1,4 @@
-"""How long plain training needs: dev macro-F of the plain efficiency config
-against updates, and the budget where it has converged.
+"""How long plain training needs: dev macro-F of a plain config against updates, and the budget where it has converged.
 
     python benchmarks/budget.py --dataset bionlp2004 --epochs 15 --seed 0 \
         --out benchmarks/results/ner_budget.json
@@ -7,10 +6,19 @@ against updates, and the budget where it has converged.
         --eval-frequency 50 --out benchmarks/results/textcat_budget.json
 
 One `spacy train` of the plain config (`spacy init config -p PIPELINE -o
-efficiency`) for --epochs epochs, evaluated on dev every --eval-frequency
-updates (NER: the mean of the per-type F; textcat: `cats_macro_f`). "Converged at E epochs" means: the best dev macro-F over the first E
-epochs is within --tolerance points of the best over the whole run, and the
-run is at least three times as long as E.
+efficiency`, or --config's, e.g. project/configs/ner_trf.cfg with the offline
+all-MiniLM-L6-v2; --override passes other settings) for --epochs epochs,
+evaluated on dev every --eval-frequency updates (NER: the mean of the per-type
+F; textcat: `cats_macro_f`). "Converged at E epochs" means: the best dev
+macro-F over the first E epochs is within --tolerance points of the best over
+the whole run, and the run is at least three times as long as E. --name keys
+the result (and its run folder) for a setting other than the default, e.g.
+another learning rate:
+
+    python benchmarks/budget.py --dataset mit_restaurant --config project/configs/ner_trf.cfg \
+        --epochs 12 --eval-frequency 94 --threads 1 --name lr1e-4 \
+        --override training.optimizer.learn_rate.initial_rate=1e-4 \
+        --out benchmarks/results/transformer_budget.json
 """
 
 import argparse
@@ -20,7 +28,8 @@ from pathlib import Path
 
 import srsly
 
-from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train
+from common import DEFAULT_DATA, corpus_paths, dataset_corpus, make_config, spacy_train, train_overrides
+from spacy_hamr.threads import pinned_environment
 from spacy_hamr.training.eval_log import read_eval_log
 from spacy_hamr.training.scoring import ner_macro_f
 
@@ -69,17 +78,22 @@ def main():
     parser.add_argument("--tolerance", type=float, default=0.5)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=Path("/tmp/hamr_budget"))
+    parser.add_argument("--config", type=Path, help="base config (default: spacy init config's efficiency config)")
+    parser.add_argument("--override", nargs="*", default=[], help="other spacy train settings: KEY=VALUE")
+    parser.add_argument("--threads", type=int, help="OMP/MKL/OpenBLAS threads (default: the library's)")
+    parser.add_argument("--name", help="the setting's name in the result's key and run folder")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     work = args.work / args.dataset
     corpus = dataset_corpus(args.data / args.dataset, work)
-    cfg = make_config(work, args.pipeline, "baseline", {})
-    curve_path = work / f"curve_s{args.seed}.jsonl"
+    cfg = make_config(work, args.pipeline, "baseline", {}, base=args.config)
+    run_name = f"{args.name}_s{args.seed}" if args.name else f"s{args.seed}"
+    curve_path = work / f"curve_{run_name}.jsonl"
     logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(curve_path)})
     start = time.perf_counter()
     spacy_train(
         cfg,
-        work / f"plain_s{args.seed}",
+        work / f"plain_{run_name}",
         {
             "training.logger": logger,
             **corpus_paths(corpus),
@@ -89,6 +103,8 @@ def main():
             "training.max_steps": 0,
             "system.seed": args.seed,
         },
+        *train_overrides(args.override),
+        env=pinned_environment(args.threads),
     )
     seconds = time.perf_counter() - start
     curve = read_curve(curve_path, args.pipeline)
@@ -99,6 +115,9 @@ def main():
     result = {
         "dataset": args.dataset,
         "pipeline": args.pipeline,
+        "config": str(args.config or f"efficiency {args.pipeline}"),
+        "overrides": args.override,
+        "threads": args.threads,
         "seed": args.seed,
         "epochs_run": args.epochs,
         "eval_frequency": args.eval_frequency,
@@ -111,7 +130,7 @@ def main():
         "curve": curve,
     }
     results = srsly.read_json(args.out) if args.out.exists() else {}
-    results[f"{args.dataset}_s{args.seed}"] = result
+    results[f"{args.dataset}_{run_name}"] = result
     args.out.parent.mkdir(parents=True, exist_ok=True)
     srsly.write_json(args.out, results)
     print(json.dumps({k: v for k, v in result.items() if k != "curve"}))
