@@ -2,7 +2,7 @@
 against spaCy 3.8.18 and thinc 8.3.14, where no public call does the same;
 tests/test_private_api.py fails loudly if one of them changes."""
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from spacy.language import Language
@@ -37,3 +37,12 @@ def config_overrides(args: List[str]) -> Dict[str, Any]:
     from spacy.cli._util import parse_config_overrides
 
     return parse_config_overrides(args)
+
+
+def batch_by_length(seqs: Sequence[Any], max_words: int, get_length: Callable[[Any], int]) -> List[List[int]]:
+    """Indices of `seqs` in batches of at most `max_words` padded tokens, binned by
+    length, longest first (`spacy.training.batchers._batch_by_length`, the packing
+    of `batch_by_padded.v1`)."""
+    from spacy.training.batchers import _batch_by_length
+
+    return _batch_by_length(seqs, max_words, get_length)

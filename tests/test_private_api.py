@@ -5,7 +5,13 @@ import spacy
 import torch
 from thinc.api import PyTorchShim
 
-from spacy_hamr._private_api import config_overrides, examples_to_truth, replace_component, torch_module
+from spacy_hamr._private_api import (
+    batch_by_length,
+    config_overrides,
+    examples_to_truth,
+    replace_component,
+    torch_module,
+)
 
 from .conftest import textcat_examples
 
@@ -43,3 +49,11 @@ def test_config_overrides_are_parsed_as_spacy_train_does():
         "paths.dev": "dev.spacy",
         "training.max_epochs": 3,
     }
+
+
+def test_batch_by_length_packs_padded_batches_longest_first():
+    lengths = [3, 1, 2, 2, 5, 1]
+    batches = batch_by_length(lengths, 6, lambda n: n)
+    assert sorted(i for batch in batches for i in batch) == list(range(6))
+    assert all(max(lengths[i] for i in batch) * len(batch) <= 6 for batch in batches if len(batch) > 1)
+    assert batches[0] == [4]  # the longest sequence first

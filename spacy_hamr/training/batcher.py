@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 import numpy
 import srsly
 from spacy.training import Example
-from spacy.training.batchers import configure_minibatch_by_padded_size, configure_minibatch_by_words
+from spacy.training.batchers import configure_minibatch_by_words
 
 from ..errors import BATCHER_BLOCK, HamrWarning
 from ..labels import NO_LABEL, balanced_prior
@@ -30,6 +30,7 @@ from ..resampling.sampling import draw_epoch, epoch_draws, sampling_probabilitie
 from ..threads import thread_counts
 from ..util import check_numbers, status
 from .epoch_stats import draw_statistics, format_statistics, step_summary
+from .padded_batches import configure_minibatch_by_padded_size
 from .shared_state import HamrState, activate
 from .state_file import write_state
 
@@ -72,7 +73,9 @@ def configure_hamr_batcher(
     size (int or Sequence[int]): Words per batch (or padded size, with
         `buffer`); a schedule such as `compounding.v1` works as in spaCy.
     tolerance (float): As in `batch_by_words`: how far a batch may exceed `size`.
-    discard_oversize (bool): Drop examples that alone exceed the size.
+    discard_oversize (bool): Drop examples that alone exceed the size. With
+        `buffer`, only those: spaCy's `batch_by_padded` also drops every batch
+        that fills the size exactly (`spacy_hamr.training.padded_batches`).
     get_length (Callable or None): Length of an example; `len` by default.
     buffer (int or None): If set, batch like `batch_by_padded` with this
         buffer (size = longest example x batch length); else like `batch_by_words`.

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy
 import pytest
+import spacy
 from spacy.training import Example
 
 from spacy_hamr.errors import HamrWarning
@@ -121,6 +122,22 @@ def test_padded_sizing_with_buffer():
     batches = list(make_batcher(size=40, buffer=16)(examples))
     for batch in batches:
         assert max(len(eg) for eg in batch) * len(batch) <= 40 or len(batch) == 1
+
+
+def test_discard_oversize_keeps_batches_that_fill_the_size():
+    """spaCy's batch_by_padded with discard_oversize drops every batch whose padded
+    size reaches the size; hamr.v1 drops only the examples that alone exceed it."""
+    from spacy.training.batchers import minibatch_by_padded_size
+
+    examples = textcat_examples(100)  # 6 tokens each: 10 of them fill a size of 60
+    nlp = spacy.blank("en")
+    too_long = Example.from_dict(nlp.make_doc("word " * 61), {"cats": examples[0].reference.cats})
+    # If spaCy stops dropping full batches, hamr.v1 can use its batcher again.
+    assert sum(map(len, minibatch_by_padded_size(examples, size=60, buffer=50, discard_oversize=True))) == 0
+    drawn = one_epoch(make_batcher(size=60, buffer=50, discard_oversize=True, resample=False), [*examples, too_long])
+    assert len(drawn) == 100 and too_long not in drawn
+    kept = one_epoch(make_batcher(size=60, buffer=50, discard_oversize=False, resample=False), [*examples, too_long])
+    assert len(kept) == 101
 
 
 def test_size_schedule_sizes_the_batches():
