@@ -46,6 +46,7 @@ def minibatch_by_padded_size(
 def configure_minibatch_by_padded_size(
     size: Sizing, buffer: int, discard_oversize: bool, get_length: Optional[Callable] = None
 ) -> Callable[[Iterable[ItemT]], Iterator[List[ItemT]]]:
+    """`minibatch_by_padded_size` with its settings, as hamr.v1 calls its sizer."""
     return partial(
         minibatch_by_padded_size, size=size, buffer=buffer, discard_oversize=discard_oversize, get_length=get_length
     )
