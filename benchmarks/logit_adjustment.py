@@ -53,7 +53,7 @@ def summarise(results: dict) -> None:
         reference = {s: runs["oversample"][s]["as_trained"]["macro_f1"] for s in seeds}
         for run, reading in ARMS:
             rows = [runs[run][s][reading] for s in seeds]
-            against = paired_difference({s: runs[run][s][reading]["macro_f1"] for s in seeds}, reference)
+            against = paired_difference({s: r["macro_f1"] for s, r in zip(seeds, rows)}, reference)
             taus = [r["tau"] for r in rows if "tau" in r]
             print(
                 f"  {run:10s} {reading:11s} macro {mean(r['macro_f1'] for r in rows):5.1f}  smallest class "
