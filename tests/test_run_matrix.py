@@ -2,6 +2,8 @@
 
 import argparse
 import importlib.util
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import srsly
@@ -71,3 +73,23 @@ def test_jobs_zero_is_one_per_core_and_one_on_a_gpu(monkeypatch):
         run_matrix.resolve_jobs(2, 0)
     with pytest.raises(ValueError, match="not -1"):
         run_matrix.resolve_jobs(-1, -1)
+
+
+def test_lines_from_runs_side_by_side_stay_whole(monkeypatch):
+    class SlowConsole:  # yields between writes, as a busy pipe does, so unlocked lines would merge
+        def __init__(self):
+            self.text = ""
+
+        def write(self, text):
+            time.sleep(0.001)
+            self.text += text
+
+        def flush(self):
+            pass
+
+    console = SlowConsole()
+    monkeypatch.setattr(run_matrix.sys, "stdout", console)
+    lines = [f"[matrix] run {i}: " + "x" * 50 for i in range(40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(run_matrix.say, lines))
+    assert sorted(console.text.splitlines()) == sorted(lines)

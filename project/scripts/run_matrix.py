@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -40,6 +41,14 @@ from spacy_hamr.training.eval_log import read_eval_log
 
 HAMR_LOGGED = "hamr"  # runs whose per-epoch statistics feed the report's plots
 TASKS = ("textcat", "ner")
+_CONSOLE = threading.Lock()
+
+
+def say(line: str) -> None:
+    """Print one whole line: runs side by side print at once, and print() writes a line's text and newline apart."""
+    with _CONSOLE:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def pipeline_of(dataset: str, assets: Path) -> str:
@@ -95,9 +104,9 @@ def pending_runs(args) -> list:
             for run in runs:
                 metrics = metrics_path(args, dataset, run, seed)
                 if ner and VARIANTS[run].textcat_only:
-                    print(f"[matrix] {dataset} {run}: textcat only, skipped for NER", flush=True)
+                    say(f"[matrix] {dataset} {run}: textcat only, skipped for NER")
                 elif metrics.exists():
-                    print(f"[matrix] {dataset} {run} seed {seed}: done already ({metrics})", flush=True)
+                    say(f"[matrix] {dataset} {run} seed {seed}: done already ({metrics})")
                 else:
                     pending.append((dataset, run, seed))
     return pending
@@ -149,10 +158,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
         log = output / "hamr_log.jsonl"
         log.unlink(missing_ok=True)
         cmd += ["--training.batcher.log_path", str(log)]
-    print(
-        f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}",
-        flush=True,
-    )
+    say(f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}")
     env = pinned_environment(max(1, (os.cpu_count() or 1) // args.jobs))
     start = time.perf_counter()
     if args.jobs == 1:
@@ -185,10 +191,9 @@ def run_all(args, pending: list) -> None:
         finished.append(time.perf_counter() - began)
         elapsed = time.perf_counter() - start
         left = elapsed / len(finished) * (len(pending) - len(finished))
-        print(
+        say(
             f"[matrix] {dataset} {run} seed {seed}: finished in {finished[-1]:.0f} s; "
-            f"{len(finished)} of {len(pending)} runs done in {elapsed / 60:.1f} min, about {left / 60:.1f} min left",
-            flush=True,
+            f"{len(finished)} of {len(pending)} runs done in {elapsed / 60:.1f} min, about {left / 60:.1f} min left"
         )
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
