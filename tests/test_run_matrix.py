@@ -2,6 +2,9 @@
 
 import argparse
 import importlib.util
+import shutil
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -66,7 +69,7 @@ def test_runs_and_seeds_per_task(assets, tmp_path):
 
 
 def test_jobs_zero_is_one_per_core_and_one_on_a_gpu(monkeypatch):
-    monkeypatch.setattr(run_matrix.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(run_matrix, "usable_cores", lambda: 4)
     assert run_matrix.resolve_jobs(0, -1) == 4 and run_matrix.resolve_jobs(0, 0) == 1
     assert run_matrix.resolve_jobs(2, -1) == 2
     with pytest.raises(ValueError, match="one run at a time"):
@@ -93,3 +96,16 @@ def test_lines_from_runs_side_by_side_stay_whole(monkeypatch):
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(run_matrix.say, lines))
     assert sorted(console.text.splitlines()) == sorted(lines)
+
+
+def test_jobs_zero_counts_only_the_cores_of_the_cpu_set():
+    if shutil.which("taskset") is None:
+        pytest.skip("taskset is not available")
+    load = (
+        "import importlib.util, sys; spec = importlib.util.spec_from_file_location('m', sys.argv[1]); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print(m.resolve_jobs(0, -1))"
+    )
+    script = str(ROOT / "project" / "scripts" / "run_matrix.py")
+    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", load, script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"

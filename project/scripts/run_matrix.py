@@ -13,8 +13,9 @@ evaluation and the number of updates), and the test metrics
 metrics/<backbone>/<dataset>/<run>_s<seed>.json with `train_seconds`, `updates`,
 `jobs` and `epochs` added.
 
-`--jobs N` trains N runs at once, each pinned to cores / N threads (HAMR's
-results do not depend on the thread count: docs/method.md, Thread counts); each
+`--jobs N` trains N runs at once, each pinned to cores / N threads, counting
+the cores this process may use (under `taskset -c 1`, one; HAMR's results do
+not depend on the thread count: docs/method.md, Thread counts); each
 run's output then goes to its training folder's train.log instead of the
 console, and `train_seconds` is wall time shared with the other jobs.
 """
@@ -74,12 +75,20 @@ def parse_epochs(items: list, assets: Path) -> dict:
     return epochs
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: fewer than the machine's under
+    `taskset` or a container's CPU set, so that jobs and threads fit those."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def resolve_jobs(jobs: int, gpu_id: int) -> int:
-    """--jobs as a number of runs at once: 0 is one per CPU core, and one on a GPU."""
+    """--jobs as a number of runs at once: 0 is one per usable CPU core, and one on a GPU."""
     if jobs < 0:
         raise ValueError(f"--jobs must be 0 (one per CPU core; one on a GPU) or more, not {jobs}")
     if jobs == 0:
-        return 1 if gpu_id >= 0 else os.cpu_count() or 1
+        return 1 if gpu_id >= 0 else usable_cores()
     if jobs > 1 and gpu_id >= 0:
         raise ValueError("--jobs above 1 trains on the CPU; with --gpu-id, train one run at a time (--jobs 1)")
     return jobs
@@ -159,7 +168,7 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
         log.unlink(missing_ok=True)
         cmd += ["--training.batcher.log_path", str(log)]
     say(f"[matrix] {dataset} {run} seed {seed}: training ({pipeline}, {epochs} epochs): python {' '.join(cmd[1:])}")
-    env = pinned_environment(max(1, (os.cpu_count() or 1) // args.jobs))
+    env = pinned_environment(max(1, usable_cores() // args.jobs))
     start = time.perf_counter()
     if args.jobs == 1:
         subprocess.run(cmd, check=True, env=env)
