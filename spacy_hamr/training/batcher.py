@@ -82,7 +82,8 @@ def configure_hamr_batcher(
     alpha (float): Hardness exponent; 0 ignores hardness.
     boost_weight (float or None): lambda, the neighbour boost's weight; None
         takes the reference value, 0.7 for textcat and 0.1 for NER corpora.
-        0 switches the boost off.
+        0 switches the boost off. The boost needs the hardness that the hamr.v1
+        callback feeds: without it the boost is off, with a warning when set here.
     seed_fraction (float): rho in (0, 1], share of hardest examples used as seeds.
     n_neighbors (int): k, neighbours per seed (a seed counts as its own neighbour).
     boost_every (int): Refresh the boost every this many epochs.
@@ -235,7 +236,9 @@ class HamrBatcher:
         self.prior: Optional[numpy.ndarray] = None
         self._held_out_prior: Optional[tuple] = None  # (held-out mask, prior without them)
         self._rng: Optional[numpy.random.Generator] = None
-        self._warned_uniform = False
+        # The batcher alone (the advice for text classification) has no hardness and so no
+        # boost by design; only a boost_weight the user set asks for one, and hears why not.
+        self._warn_uniform = boost_weight is not None and boost_weight > 0
         self._booster = NeighbourBoost(embedder, seed_fraction, n_neighbors, exact_search_limit)
 
     def __call__(self, examples: Iterable[Example]) -> Iterator[List[Example]]:
@@ -351,11 +354,11 @@ class HamrBatcher:
         hardness = self.state.hardness
         if numpy.ptp(hardness) <= 1e-12 * hardness.max():
             # Without the callback every example is equally hard: seeds would be arbitrary.
-            if not self._warned_uniform:
+            if self._warn_uniform:
                 warnings.warn(
                     "Hardness is uniform (no hamr.v1 callback feeding it): the neighbour boost stays off.", HamrWarning
                 )
-                self._warned_uniform = True
+                self._warn_uniform = False  # once per run
             return
         self.state.boost = self._booster(self.state.examples, hardness)
 

@@ -3,6 +3,7 @@
 import json
 import math
 import random
+import warnings
 from collections import Counter
 
 import numpy
@@ -168,6 +169,16 @@ def test_uniform_hardness_leaves_the_boost_off():
         for _ in range(3):
             one_epoch(batcher, examples)
     assert len(warned) == 1  # once per run, not every epoch
+    assert not active_state().boost.any()
+
+
+def test_batcher_alone_at_its_defaults_trains_without_the_boost_and_without_a_warning():
+    examples = textcat_examples(60)
+    batcher = make_batcher()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HamrWarning)
+        for _ in range(3):
+            one_epoch(batcher, examples)
     assert not active_state().boost.any()
 
 
