@@ -238,7 +238,7 @@ class HamrBatcher:
         self._rng: Optional[numpy.random.Generator] = None
         # The batcher alone (the advice for text classification) has no hardness and so no
         # boost by design; only a boost_weight the user set asks for one, and hears why not.
-        self._warn_uniform = boost_weight is not None and boost_weight > 0
+        self._warn_uniform = boost_weight is not None
         self._booster = NeighbourBoost(embedder, seed_fraction, n_neighbors, exact_search_limit)
 
     def __call__(self, examples: Iterable[Example]) -> Iterator[List[Example]]:
