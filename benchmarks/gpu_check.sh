@@ -22,14 +22,14 @@
 #
 # GPU_CHECK_BUDGET_S (default 500): seconds from the start of `run` after which no timed pair
 # starts and the running training is stopped; GPU_CHECK_TESTS_S (default 240) caps the gpu
-# tests; GPU_CHECK_EPOCHS (default 2) and GPU_CHECK_REPEATS (default 2) size the timing, whose
+# tests; GPU_CHECK_EPOCHS (default 1) and GPU_CHECK_REPEATS (default 2) size the timing, whose
 # pairs go round the configs (one pair each first). GPU_CHECK_PYTHON (default python3) is the
 # server's interpreter.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CHECK=$ROOT/.gpu_check
-EPOCHS="${GPU_CHECK_EPOCHS:-2}"
+EPOCHS="${GPU_CHECK_EPOCHS:-1}"
 REPEATS="${GPU_CHECK_REPEATS:-2}"
 BUDGET="${GPU_CHECK_BUDGET_S:-500}"
 TESTS_S="${GPU_CHECK_TESTS_S:-240}"
@@ -157,7 +157,7 @@ r = json.load(open(sys.argv[1]))
 print(f"timing on {r['device']}, {r['epochs']} epochs:")
 for name, run in r["runs"].items():
     if run.get("plain_s"):
-        print(f"  {name}: plain {run['plain_s']} s, hamr {run['hamr_s']} s, ratio {run['ratio_median']:.2f}, updates {run['updates']}")
+        print(f"  {name}: plain {run['plain_s']} s, hamr {run['hamr_s']} s, ratio {run['ratio_median']:.2f} ({run['ratio_per_update']:.2f} per update), updates {run['updates']}")
     else:
         print(f"  {name}: no whole pair ({run.get('error', '')[-300:] or '; '.join(run['left_out'])})")
 EOF

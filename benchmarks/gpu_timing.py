@@ -85,13 +85,17 @@ def device_name(gpu_id: int) -> str:
 
 
 def summarize(run: dict, epochs: int) -> dict:
-    """The medians over the whole pairs done so far."""
+    """The medians over the whole pairs done so far. HAMR's batcher draws more
+    examples per epoch than plain training, so its ratio per update is the cost at
+    equal updates."""
     plain, hamr = run["plain_s"], run["hamr_s"]
     if plain:
+        ratio = median(h / p for h, p in zip(hamr, plain))
         run.update(
             plain_s_per_epoch=median(plain) / epochs,
             hamr_s_per_epoch=median(hamr) / epochs,
-            ratio_median=median(h / p for h, p in zip(hamr, plain)),
+            ratio_median=ratio,
+            ratio_per_update=ratio * run["updates"]["plain"] / run["updates"]["hamr"],
         )
     return run
 
