@@ -102,6 +102,7 @@ def test_dry_run_installs_under_a_stand_in_image_and_runs_every_step(dry_run):
         assert run["updates"]["hamr"] >= run["updates"]["plain"] > 0
         per_update = run["ratio_median"] * run["updates"]["plain"] / run["updates"]["hamr"]
         assert run["ratio_per_update"] == pytest.approx(per_update)
+        assert run["ratio_per_update"] <= run["ratio_median"]
     assert report["runs"]["textcat_cnn"]["updates"]["hamr"] > report["runs"]["textcat_cnn"]["updates"]["plain"]
 
 
