@@ -9,7 +9,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import spacy
 import srsly
+from spacy.tokens import DocBin
 
 from .conftest import ROOT
 
@@ -109,3 +111,41 @@ def test_jobs_zero_counts_only_the_cores_of_the_cpu_set():
     out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", load, script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+def test_time_left_weighs_runs_by_their_work_and_task():
+    work = {
+        ("tweets", "baseline", 0): ("textcat", "baseline", 1000),
+        ("tweets", "baseline", 1): ("textcat", "baseline", 1000),
+        ("food", "baseline", 0): ("ner", "baseline", 1000),
+        ("food", "baseline", 1): ("ner", "baseline", 3000),
+        ("food", "hamr", 0): ("ner", "hamr", 1000),
+    }
+    clock = run_matrix.TimeLeft(work, jobs=2)
+    clock.finished = {("tweets", "baseline", 0): 10.0, ("tweets", "baseline", 1): 10.0}
+    # no NER run has finished: every run is priced at the textcat rate, 0.01 s per unit
+    assert clock.seconds() == pytest.approx((10 + 30 + 10) / 2)
+    clock.finished[("food", "baseline", 0)] = 100.0
+    # NER's rate is 0.1 s per unit; the HAMR run, with no peer of its own, takes its task's
+    assert clock.seconds() == pytest.approx((300 + 100) / 2)
+    clock.finished[("food", "hamr", 0)] = 150.0
+    clock.started[("food", "baseline", 1)] = time.perf_counter() - 100.0
+    # the plain run still training has about 300 - 100 s of its 3000 units left
+    assert clock.seconds() == pytest.approx(200 / 2, abs=1)
+
+
+def test_runs_start_longest_first(assets, tmp_path, monkeypatch):
+    args = argparse.Namespace(assets=assets, corpus=tmp_path, epochs={"textcat": 8, "ner": 5}, jobs=1)
+    monkeypatch.setattr(run_matrix, "train_tokens", lambda corpus, dataset: {"tweets": 100, "food": 300}[dataset])
+    started = []
+    monkeypatch.setattr(run_matrix, "run_one", lambda args, *key: started.append(key))
+    pending = [("tweets", "baseline", 0), ("food", "baseline", 0), ("food", "hamr", 0)]
+    run_matrix.run_all(args, pending)
+    assert started == [("food", "baseline", 0), ("food", "hamr", 0), ("tweets", "baseline", 0)]
+
+
+def test_train_tokens_counts_the_training_corpus(tmp_path):
+    nlp = spacy.blank("en")
+    (tmp_path / "tweets").mkdir()
+    DocBin(docs=[nlp("need water now"), nlp("help")]).to_disk(tmp_path / "tweets" / "train.spacy")
+    assert run_matrix.train_tokens(tmp_path, "tweets") == 4

@@ -18,6 +18,12 @@ the cores this process may use (under `taskset -c 1`, one; HAMR's results do
 not depend on the thread count: docs/method.md, Thread counts); each
 run's output then goes to its training folder's train.log instead of the
 console, and `train_seconds` is wall time shared with the other jobs.
+
+Runs start longest first (training tokens x epochs), so that the last run does
+not train alone while the other jobs idle. As each ends, a line gives the time
+left: every unfinished run's work (its tokens x epochs) at the seconds per unit
+of work its finished peers took, the same run on the same task where one has
+finished, else the same task, else any run.
 """
 
 import argparse
@@ -31,6 +37,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import srsly
+from spacy.tokens import DocBin
 from thinc.api import Config
 
 from spacy_hamr.experiments.convert import is_ner, read_records
@@ -121,6 +128,60 @@ def pending_runs(args) -> list:
     return pending
 
 
+def train_tokens(corpus: Path, dataset: str) -> int:
+    """The tokens of a dataset's training corpus: with the epochs, what a run's time grows with."""
+    return sum(len(tokens) for tokens in DocBin().from_disk(corpus / dataset / "train.spacy").tokens)
+
+
+def run_work(args, pending: list) -> dict:
+    """{(dataset, run, seed): (task, run, training tokens x epochs)} for the time-left estimate."""
+    work, tokens = {}, {}
+    for dataset, run, seed in pending:
+        if dataset not in tokens:
+            pipeline = pipeline_of(dataset, args.assets)
+            tokens[dataset] = (pipeline, train_tokens(args.corpus, dataset) * epochs_of(args, dataset, pipeline))
+        pipeline, amount = tokens[dataset]
+        work[(dataset, run, seed)] = (pipeline, run, amount)
+    return work
+
+
+class TimeLeft:
+    """The wall time left, from what the finished runs took per unit of work.
+
+    A run's seconds per unit are those of its finished peers: the same run on the
+    same task, else any run on that task, else any run at all (a CNN NER update
+    costs several times a textcat one, so a textcat run's rate alone would
+    underestimate the NER runs still to come)."""
+
+    def __init__(self, work: dict, jobs: int):
+        self.work, self.jobs = work, jobs
+        self.started, self.finished = {}, {}
+
+    def start(self, key) -> None:
+        self.started[key] = time.perf_counter()
+
+    def finish(self, key) -> float:
+        """Record a run's end; its seconds."""
+        self.finished[key] = time.perf_counter() - self.started[key]
+        return self.finished[key]
+
+    def rate(self, task: str, run: str) -> float:
+        done = [(self.work[key], seconds) for key, seconds in self.finished.items()]
+        same_run = [(work, seconds) for work, seconds in done if work[:2] == (task, run)]
+        same_task = [(work, seconds) for work, seconds in done if work[0] == task]
+        peers = same_run or same_task or done
+        return sum(seconds for _, seconds in peers) / sum(work[2] for work, _ in peers)
+
+    def seconds(self) -> float:
+        """Seconds until every run has finished: the work left, shared between the jobs."""
+        now, left = time.perf_counter(), 0.0
+        for key, (task, run, amount) in self.work.items():
+            if key not in self.finished:
+                expected = self.rate(task, run) * amount
+                left += max(0.0, expected - (now - self.started[key])) if key in self.started else expected
+        return left / self.jobs
+
+
 def run_one(args, dataset: str, run: str, seed: int) -> None:
     pipeline = pipeline_of(dataset, args.assets)
     metrics = metrics_path(args, dataset, run, seed)
@@ -190,23 +251,24 @@ def run_one(args, dataset: str, run: str, seed: int) -> None:
 
 
 def run_all(args, pending: list) -> None:
-    """Train the pending runs, args.jobs at a time, with a line as each starts and ends."""
-    start, finished = time.perf_counter(), []
+    """Train the pending runs, longest first and args.jobs at a time, with a line as each starts and ends."""
+    work = run_work(args, pending)
+    pending = sorted(pending, key=lambda key: -work[key][2])  # stable: a dataset's runs keep their order
+    start, clock = time.perf_counter(), TimeLeft(work, args.jobs)
 
-    def one(task) -> None:
-        dataset, run, seed = task
-        began = time.perf_counter()
+    def one(key) -> None:
+        dataset, run, seed = key
+        clock.start(key)
         run_one(args, dataset, run, seed)
-        finished.append(time.perf_counter() - began)
-        elapsed = time.perf_counter() - start
-        left = elapsed / len(finished) * (len(pending) - len(finished))
+        seconds = clock.finish(key)
         say(
-            f"[matrix] {dataset} {run} seed {seed}: finished in {finished[-1]:.0f} s; "
-            f"{len(finished)} of {len(pending)} runs done in {elapsed / 60:.1f} min, about {left / 60:.1f} min left"
+            f"[matrix] {dataset} {run} seed {seed}: finished in {seconds:.0f} s; "
+            f"{len(clock.finished)} of {len(pending)} runs done in {(time.perf_counter() - start) / 60:.1f} min, "
+            f"about {clock.seconds() / 60:.0f} min left"
         )
 
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(one, task) for task in pending]
+        futures = [pool.submit(one, key) for key in pending]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
             if future.exception() is not None:
