@@ -21,9 +21,7 @@ console, and `train_seconds` is wall time shared with the other jobs.
 
 Runs start longest first (training tokens x epochs), so that the last run does
 not train alone while the other jobs idle. As each ends, a line gives the time
-left: every unfinished run's work (its tokens x epochs) at the seconds per unit
-of work its finished peers took, the same run on the same task where one has
-finished, else the same task, else any run.
+left (TimeLeft: the unfinished runs' tokens x epochs at their finished peers' pace).
 """
 
 import argparse
@@ -37,9 +35,10 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import srsly
-from spacy.tokens import DocBin
+from spacy.vocab import Vocab
 from thinc.api import Config
 
+from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.convert import is_ner, read_records
 from spacy_hamr.experiments.metrics import spacy_evaluate
 from spacy_hamr.experiments.variants import VARIANTS, variant_config
@@ -130,7 +129,7 @@ def pending_runs(args) -> list:
 
 def train_tokens(corpus: Path, dataset: str) -> int:
     """The tokens of a dataset's training corpus: with the epochs, what a run's time grows with."""
-    return sum(len(tokens) for tokens in DocBin().from_disk(corpus / dataset / "train.spacy").tokens)
+    return sum(len(doc) for doc in read_docs(corpus / dataset / "train.spacy", Vocab()))
 
 
 def run_work(args, pending: list) -> dict:
