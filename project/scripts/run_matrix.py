@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from functools import cache
 from pathlib import Path
 
 import srsly
@@ -58,7 +59,10 @@ def say(line: str) -> None:
         sys.stdout.flush()
 
 
+@cache
 def pipeline_of(dataset: str, assets: Path) -> str:
+    """The dataset's task, ner or textcat, from its dev.json, read once: the plan,
+    the time estimate and every run ask."""
     return "ner" if is_ner(read_records(assets / dataset / "dev.json")[:1]) else "textcat"
 
 
@@ -112,7 +116,7 @@ def pending_runs(args) -> list:
     """(dataset, run, seed) of every run still to train, saying why the others are left out."""
     pending = []
     for dataset in args.datasets:
-        ner = pipeline_of(dataset, args.assets) == "ner"  # reads the dataset's dev.json: once per dataset
+        ner = pipeline_of(dataset, args.assets) == "ner"
         epochs_of(args, dataset, "ner" if ner else "textcat")  # a missing number stops before any training
         runs = args.runs + (args.ner_runs if ner else args.textcat_runs)
         for seed in args.ner_seeds if ner and args.ner_seeds else args.seeds:
