@@ -16,6 +16,10 @@ hamr.eval_log.v1 logger counts them), per-class F1 and the dev curve; a run with
 HAMR's batcher also has the weights' p10/p90 and the hypergradient's RMS per epoch
 (`weights_per_epoch`, from the batcher's log).
 
+A run whose arm and seed are already in --out is not trained again, so an
+interrupted list of runs resumes where it stopped. Where --out keeps its arms
+under "arms" (beside a plan written before the runs), new runs go there too.
+
 `--summarise ARM` prints each arm's means over its seeds and ARM minus every
 other arm, paired by seed with its standard error, from --out alone (a file this
 script wrote, or one that keeps such arms under "arms" beside its plan):
@@ -117,12 +121,17 @@ def main():
     corpus = dataset_corpus(args.data / args.dataset, work)
     minority = smallest_class(corpus_class_counts(corpus / "train.spacy"))
     results = srsly.read_json(args.out) if args.out.exists() else {}
+    # A file written down before its runs keeps its plan beside the arms, under "arms".
+    arms = results["arms"] if "arms" in results else results
     if args.name and len(args.variants) != 1:
         parser.error("--name stores one variant: give a single --variants")
     for variant in args.variants:
         arm = args.name or variant
         cfg = make_config(work, args.pipeline, variant, extra, arm, args.config)
         for seed in args.seeds:
+            if str(seed) in arms.get(arm, {}):
+                print(f"{arm} seed {seed}: already in {args.out}, not trained again", flush=True)
+                continue
             out = work / f"{arm}_s{seed}"
             log = out.parent / f"{arm}_s{seed}_log.jsonl"
             logger = json.dumps({"@loggers": "hamr.eval_log.v1", "path": str(log)})
@@ -168,11 +177,11 @@ def main():
             # The weight statistics come from the callback: a batcher alone logs none.
             if hamr_log and VARIANTS[variant].callback is not None:
                 row["weights_per_epoch"] = weights_per_epoch(hamr_log[1])
-            results.setdefault(arm, {})[str(seed)] = row
+            arms.setdefault(arm, {})[str(seed)] = row
             print(json.dumps({"variant": arm, "seed": seed, **row}), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             srsly.write_json(args.out, results)
-    summarise(results)
+    summarise(arms)
 
 
 if __name__ == "__main__":
