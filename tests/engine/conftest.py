@@ -15,6 +15,9 @@ from spacy_hamr.engine import RunSpec, config_text
 
 from ..conftest import generated_corpus
 
+# `ray start` in a non-interactive shell reports usage statistics unless told not to.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 
 def base_config(folder: Path, task: str) -> Path:
     path = folder / f"{task}.cfg"
