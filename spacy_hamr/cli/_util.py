@@ -29,3 +29,21 @@ def output_folder(path: Path) -> Path:
     if not os.access(path, os.W_OK):
         raise ValueError(f"The output folder {path} is not writable.")
     return path
+
+
+# The experiment engine's options, shared by the commands that train many runs.
+JOBS = typer.Option(
+    0,
+    "--jobs",
+    "-j",
+    help="Runs trained at once on this machine (0: one per CPU core; on a GPU, as many as --gpus-per-run lets share it)",
+)
+THREADS = typer.Option(0, "--threads", help="Threads of each run (0: the CPU cores shared between the jobs; on Ray, 1)")
+GPUS_PER_RUN = typer.Option(
+    1.0, "--gpus-per-run", help="Share of a GPU each run takes with --gpu-id, e.g. 0.25 for four runs on one GPU"
+)
+RAY_ADDRESS = typer.Option(
+    None,
+    "--ray-address",
+    help="Train on this Ray cluster ('auto': the one `ray start` made here; default: RAY_ADDRESS); needs spacy-hamr[ray]",
+)

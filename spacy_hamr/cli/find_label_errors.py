@@ -3,14 +3,14 @@
 
 import time
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import srsly
 import typer
 from typer import Argument as Arg, Option as Opt
 from wasabi import msg
 
-from ._util import hamr_cli, output_folder
+from ._util import GPUS_PER_RUN, JOBS, RAY_ADDRESS, THREADS, hamr_cli, output_folder
 
 
 @hamr_cli.command("find-label-errors", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -28,6 +28,10 @@ def find_label_errors_cli(
     folds: int = Opt(5, "--folds", "-k", help="Number of folds (trainings)"),
     seed: int = Opt(0, "--seed", help="Seed of the fold split"),
     use_gpu: int = Opt(-1, "--gpu-id", "-g", help="GPU ID or -1 for CPU"),
+    jobs: int = JOBS,
+    threads: int = THREADS,
+    gpus_per_run: float = GPUS_PER_RUN,
+    ray_address: str = RAY_ADDRESS,
     # fmt: on
 ):
     """Train the config on K folds of the training corpus, predict every
@@ -36,10 +40,22 @@ def find_label_errors_cli(
     'spacy-hamr[audit]'`). Writes the flagged examples (label_errors.jsonl),
     estimated errors per class and from -> to (summary.json), and a Prodigy
     file to fix them (review.jsonl). Extra options override the config, as
-    in `spacy train`.
+    in `spacy train`. The folds train through the experiment engine: --jobs
+    of them at once, or on a Ray cluster (--ray-address); an interrupted
+    audit trains only the folds it lacks (output/ledger.jsonl).
     """
+    from ..engine import make_executor
+
     try:
-        summary = find_label_errors(config_path, train_path, output_dir, folds, seed, use_gpu, ctx.args)
+        summary = find_label_errors(
+            config_path,
+            train_path,
+            output_dir,
+            folds,
+            seed,
+            ctx.args,
+            lambda: make_executor(jobs, threads, use_gpu, gpus_per_run, ray_address, msg.text),
+        )
     except ValueError as err:
         msg.fail(str(err), exits=1)
     msg.good(
@@ -58,10 +74,11 @@ def find_label_errors(
     output_dir: Path,
     folds: int = 5,
     seed: int = 0,
-    use_gpu: int = -1,
     extra_args: Sequence[str] = (),
+    executor: Optional[Callable] = None,
 ) -> Dict:
     """Run the audit; write its files to output_dir; return the summary.
+    executor: makes the engine's executor once the plan is checked (default: one fold at a time here).
     Raises ValueError, before any training, for what the folds could not train."""
     from .._private_api import config_overrides
     from ..label_errors.audit import (
@@ -80,7 +97,9 @@ def find_label_errors(
         f"trainings of {config_path}"
     )
     output_dir = output_folder(output_dir)
-    probs = out_of_sample_probabilities(plan, output_dir, folds, seed, use_gpu, report=msg.divider)
+    probs = out_of_sample_probabilities(
+        plan, output_dir, folds, seed, executor() if executor else None, report=msg.text
+    )
     findings = rank_label_errors(plan.gold, probs, plan.labels)
     records = finding_records(plan, probs, findings)
     srsly.write_jsonl(output_dir / "label_errors.jsonl", records)

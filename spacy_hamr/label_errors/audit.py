@@ -9,8 +9,6 @@ or whose train corpus does not follow [paths] train) is checked before the
 first fold trains.
 """
 
-import sys
-import time
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Union
 
@@ -20,7 +18,6 @@ from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
 from spacy.tokens import Doc, DocBin
 from spacy.util import registry
-from thinc.api import require_gpu
 
 from ..corpus import read_docs
 from ..labels import positive_categories
@@ -166,30 +163,41 @@ def out_of_sample_probabilities(
     output_dir: Path,
     folds: int,
     seed: int = 0,
-    use_gpu: int = -1,
+    executor=None,
     report: Callable[[str], None] = print,
 ) -> numpy.ndarray:
-    """(N, C) probabilities, each row from the fold model that did not train on it."""
-    from sklearn.model_selection import StratifiedKFold
-    from spacy.training.initialize import init_nlp
-    from spacy.training.loop import train
+    """(N, C) probabilities, each row from the fold model that did not train on it.
 
-    if use_gpu >= 0:
-        require_gpu(use_gpu)  # as `spacy train --gpu-id` does before building the pipeline
-    probs = numpy.full((len(plan.docs), len(plan.labels)), numpy.nan)
-    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(plan.gold, plan.gold)
+    The folds train through the experiment engine (spacy_hamr.engine): `executor` runs
+    them (one at a time on this machine by default), and output_dir/ledger.jsonl keeps
+    each finished fold, so that an interrupted audit trains only the folds it lacks."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from ..engine import Ledger, RunSpec, config_text, make_executor, run_specs
+
+    dev = Path(plan.config.interpolate()["paths"]["dev"])
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(plan.gold, plan.gold))
+    specs = []
     for k, (fit, held) in enumerate(splits):
-        start = time.perf_counter()
-        fold_dir = output_dir / f"fold_{k}"
-        fold_dir.mkdir(parents=True, exist_ok=True)
-        fold_train = fold_dir / "train.spacy"
+        fold_train = output_dir / "folds" / f"train_{k}.spacy"
+        fold_train.parent.mkdir(parents=True, exist_ok=True)
         DocBin(docs=[plan.docs[i] for i in fit], store_user_data=True).to_disk(fold_train)
-        report(f"Fold {k + 1}/{folds}: training on {len(fit)} examples, {len(held)} held out")
-        nlp = init_nlp(fold_config(plan.config, fold_train), use_gpu=use_gpu)
-        train(nlp, fold_dir, use_gpu=use_gpu, stdout=sys.stdout, stderr=sys.stderr)
-        best = util.load_model(fold_dir / "model-best")
+        specs.append(
+            RunSpec(
+                name=f"Fold {k + 1}/{folds} ({len(fit)} examples, {len(held)} held out)",
+                config=config_text(plan.config),
+                corpora={"train": fold_train, "dev": dev},
+                output=output_dir / f"fold_{k}",
+                cost=len(fit),
+                group=("audit",),
+            )
+        )
+    executor = executor if executor is not None else make_executor(jobs=1, say=report)
+    run_specs(specs, executor, Ledger(output_dir / "ledger.jsonl"), say=report)
+    probs = numpy.full((len(plan.docs), len(plan.labels)), numpy.nan)
+    for spec, (_, held) in zip(specs, splits):
+        best = util.load_model(spec.output / "model-best")
         probs[held] = predict_probabilities(best, [plan.docs[i] for i in held], plan.labels)
-        report(f"Fold {k + 1}/{folds} done in {time.perf_counter() - start:.0f}s")
     return probs
 
 

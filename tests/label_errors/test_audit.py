@@ -100,25 +100,24 @@ def test_without_cleanlab_it_says_how_to_install_it(tmp_path, textcat_setup, mon
     stops_before_training(tmp_path, result, "pip install 'spacy-hamr[audit]'")
 
 
-@pytest.mark.slow
-def test_the_audit_ranks_labels_flipped_in_place_first(tmp_path, textcat_setup):
+@pytest.fixture(scope="module")
+def flipped_audit(tmp_path_factory, textcat_setup):
+    """The audit of a corpus with labels flipped in place, one fold at a time."""
     from .test_report import flipped_corpus
 
     folder, cfg = textcat_setup
-    flipped = flipped_corpus(tmp_path / "train.spacy")
-    result = audit(
-        tmp_path,
-        cfg,
-        tmp_path / "train.spacy",
-        "--paths.dev",
-        folder / "dev.spacy",
-        "--folds",
-        3,
-        "--training.max_epochs",
-        6,
-    )
+    here = tmp_path_factory.mktemp("flipped")
+    flipped = flipped_corpus(here / "train.spacy")
+    extra = ("--paths.dev", folder / "dev.spacy", "--folds", 3, "--training.max_epochs", 6)
+    result = audit(here, cfg, here / "train.spacy", *extra, "--jobs", 1)
+    return here, flipped, result, (cfg, extra)
+
+
+@pytest.mark.slow
+def test_the_audit_ranks_labels_flipped_in_place_first(flipped_audit):
+    tmp_path, flipped, result, _ = flipped_audit
     assert result.exit_code == 0, result.output
-    assert "Fold 1/3" in result.output and "Fold 3/3 done" in result.output
+    assert "Fold 1/3" in result.output and "Fold 3/3" in result.output and "3 runs, 0 finished already" in result.output
     ranked = list(srsly.read_jsonl(tmp_path / "audit" / "label_errors.jsonl"))
     n = len(flipped)
     top = [r["index"] for r in ranked[:n]]
@@ -133,3 +132,13 @@ def test_the_audit_ranks_labels_flipped_in_place_first(tmp_path, textcat_setup):
     assert [t["meta"]["index"] for t in review] == [r["index"] for r in ranked]
     assert review[0]["accept"] == [ranked[0]["label"]]
     assert all((tmp_path / "audit" / f"fold_{k}" / "model-best").exists() for k in range(3))
+
+
+@pytest.mark.slow
+def test_folds_trained_side_by_side_rank_as_one_at_a_time(flipped_audit, tmp_path):
+    here, _, _, (cfg, extra) = flipped_audit
+    result = audit(tmp_path, cfg, here / "train.spacy", *extra, "--jobs", 2)
+    assert result.exit_code == 0, result.output
+    assert "local: 2 run(s) at a time" in result.output
+    side_by_side = list(srsly.read_jsonl(tmp_path / "audit" / "label_errors.jsonl"))
+    assert side_by_side == list(srsly.read_jsonl(here / "audit" / "label_errors.jsonl"))
