@@ -303,7 +303,7 @@ class HamrCallback:
         self.book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
         self.hardness_rule(state.hardness, indices, signal)
         state.last_weight[indices] = weights
-        state.step_log["weight"].extend(weights.tolist())
+        state.step_log.add("weight", weights.tolist())
         self._previous = (batch, indices)
 
     # -- set-up ---------------------------------------------------------------
@@ -397,9 +397,9 @@ class HamrCallback:
             self.state.class_rates.accumulate(indices[sample], hypergrad)
         if self.weighting.learns:
             self.weighting.learn(losses, hypergrad, self.state.step_log)
-        self.state.step_log["meta_loss"].append(meta_loss)
+        self.state.step_log.add("meta_loss", [meta_loss])
         # How hard the meta loss pulls on this batch's weights: the log shows whether the net can move.
-        self.state.step_log["hypergrad_rms"].append(float(numpy.sqrt(numpy.mean(numpy.square(hypergrad)))))
+        self.state.step_log.add("hypergrad_rms", [float(numpy.sqrt(numpy.mean(numpy.square(hypergrad))))])
         return self._plain_weights(indices)
 
     def _lookahead(self, nlp: Language, batch: List[Example]):
@@ -413,7 +413,7 @@ class HamrCallback:
         )
         if isinstance(outcome, str):
             warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.", HamrWarning)
-            self.state.step_log["meta_skipped"].append(outcome)
+            self.state.step_log.add("meta_skipped", [outcome])
             return None
         return outcome
 
