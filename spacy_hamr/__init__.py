@@ -5,6 +5,7 @@ Registered through entry points (no `--code` needed):
   @callbacks  "hamr.v1"                      spacy_hamr.training.callback.make_hamr_callback
               "hamr.logit_adjustment.v1"     spacy_hamr.logit_adjustment.adjust_on_save.make_logit_adjustment
   @loggers    "hamr.eval_log.v1"             spacy_hamr.training.eval_log.make_eval_log
+              "hamr.stats_logger.v1"         spacy_hamr.training.stats_logger.make_stats_logger
   @misc       "hamr.tfidf_embedder.v1", "hamr.sentence_embedder.v1",
               "hamr.npy_embedder.v1", "hamr.doc_vectors_embedder.v1"   spacy_hamr.resampling.embedders
   spacy CLI   `spacy hamr make-meta | convert | variant-config | adjust | hard-examples |
@@ -12,7 +13,8 @@ Registered through entry points (no `--code` needed):
 
 The code, by what each part serves:
   training/          what `spacy train` calls: the batcher, the callback, the state they
-                     share, the per-example state file, epoch statistics, the evaluation log
+                     share, the per-example state file, epoch statistics, the evaluation log,
+                     the stats logger
   resampling/        the batcher's maths: sampling, hardness, neighbours, embedders
   meta_weighting/    the callback's maths: weighting strategies, weight net, look-ahead,
                      random streams, meta set, class rates, loss adapters

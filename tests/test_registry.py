@@ -13,6 +13,7 @@ REGISTERED = [
     ("callbacks", "hamr.v1", "spacy_hamr.training.callback"),
     ("callbacks", "hamr.logit_adjustment.v1", "spacy_hamr.logit_adjustment.adjust_on_save"),
     ("loggers", "hamr.eval_log.v1", "spacy_hamr.training.eval_log"),
+    ("loggers", "hamr.stats_logger.v1", "spacy_hamr.training.stats_logger"),
     ("misc", "hamr.tfidf_embedder.v1", "spacy_hamr.resampling.embedders"),
     ("misc", "hamr.sentence_embedder.v1", "spacy_hamr.resampling.embedders"),
     ("misc", "hamr.npy_embedder.v1", "spacy_hamr.resampling.embedders"),
@@ -64,6 +65,9 @@ def test_registered_function_builds_a_working_object(reg, name, module, tmp_path
         assert isinstance(built, HamrCallback)  # it needs a training run: test_callback_cli.py
     elif reg == "callbacks":  # before_to_disk: test_adjust.py saves with it
         assert built.__name__ == "before_to_disk"
+    elif name == "hamr.stats_logger.v1":  # it reports a training run: test_stats_logger.py
+        with pytest.raises(ValueError, match=r"\[training.batcher\] is 'spacy.batch_by_words.v1'"):
+            built(spacy.blank("en"))
     elif reg == "loggers":
         log_step, finalize = built(spacy.blank("en"))
         log_step(None)

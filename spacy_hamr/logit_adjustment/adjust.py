@@ -60,6 +60,8 @@ class Adjustment:
     before: float  # dev macro-F1 (points) without the shift
     after: float  # and with it
     tau: Optional[float] = None  # exclusive textcat
+    prior: Dict[str, float] = field(default_factory=dict)  # exclusive textcat: the class prior tau scales
+    prior_name: Optional[str] = None  # where the prior comes from
     thresholds: Dict[str, float] = field(default_factory=dict)  # multilabel
 
     def describe(self) -> str:
@@ -68,7 +70,11 @@ class Adjustment:
             if self.tau is not None
             else "thresholds " + ", ".join(f"{k} {v:g}" for k, v in self.thresholds.items())
         )
-        return f"{self.component}: {chosen}; dev macro-F1 {self.before:.1f} -> {self.after:.1f}"
+        text = f"{self.component}: {chosen}; dev macro-F1 {self.before:.1f} -> {self.after:.1f}"
+        if self.prior:
+            source = f" from {self.prior_name}" if self.prior_name else ""
+            text += f"; prior{source}: " + ", ".join(f"{c} {p:.3f}" for c, p in self.prior.items())
+        return text
 
     def apply(self) -> None:
         """Write the shift into the component's output bias."""
@@ -156,6 +162,23 @@ def trained_on_draws(config: Config) -> bool:
     return batcher.get("@batchers") == "hamr.v1" and batcher.get("resample", True) is not False
 
 
+# The key of a pipeline's meta (meta.json) under which the hamr.v1 callback
+# records the class shares of the draws it was trained on.
+META_KEY = "hamr"
+
+
+def record_draw_shares(nlp: Language, shares: Dict[str, float]) -> None:
+    """Record the class shares of the draws (`HamrState.draw_shares`) in the
+    pipeline's meta, which spaCy saves as meta.json and loads back."""
+    nlp.meta[META_KEY] = {"draw_shares": shares}
+
+
+def recorded_draw_shares(meta: Dict) -> Optional[Dict[str, float]]:
+    """The class shares of the draws that a pipeline's meta records; None if it
+    records none (trained before they were recorded, or not on HAMR's draws)."""
+    return meta.get(META_KEY, {}).get("draw_shares") or None
+
+
 def predict(nlp: Language, examples: Sequence[Example], labels: Sequence[str]) -> Tuple[List[Example], numpy.ndarray]:
     """The examples with the pipeline's predictions, and the (N, labels) scores."""
     docs = nlp.pipe([eg.predicted.copy() for eg in examples])
@@ -209,11 +232,16 @@ def textcat_scores(pipe: TextCategorizer, examples: Sequence[Example], probs: nu
 
 
 def choose_adjustment(
-    pipe: TextCategorizer, layer: Model, predicted: Sequence[Example], probs: numpy.ndarray, prior: numpy.ndarray
+    pipe: TextCategorizer,
+    layer: Model,
+    predicted: Sequence[Example],
+    probs: numpy.ndarray,
+    prior: numpy.ndarray,
+    prior_name: Optional[str] = None,
 ) -> Adjustment:
     """The bias shift that maximises dev macro-F1 (tau over TAUS; multilabel: each
     label's threshold over THRESHOLDS, ties going to the component's own), from
-    the dev predictions `probs`."""
+    the dev predictions `probs`; prior_name: where the prior comes from."""
     labels = list(pipe.labels)
     before = 100 * textcat_scores(pipe, predicted, probs)["cats_macro_f"]
     if is_exclusive(pipe):
@@ -225,7 +253,10 @@ def choose_adjustment(
         ]
         best = int(numpy.argmax(scores))  # the smallest tau among equals
         tau = float(TAUS[best])
-        return Adjustment(pipe.name, layer, -tau * log_prior, before, scores[best], tau=tau)
+        shares = {label: float(p) for label, p in zip(labels, prior)}
+        return Adjustment(
+            pipe.name, layer, -tau * log_prior, before, scores[best], tau=tau, prior=shares, prior_name=prior_name
+        )
     t0 = float(pipe.cfg.get("threshold", 0.5))
     logit = lambda t: numpy.log(t / (1 - t))  # noqa: E731
     delta = numpy.zeros(len(labels))
@@ -305,13 +336,14 @@ def plan_adjustment(
     train: Optional[Sequence[Doc]] = None,
     component: Optional[str] = None,
     dev_name: Optional[str] = None,
+    prior_name: Optional[str] = None,
 ) -> Adjustment:
     """Choose the adjustment on `dev`, changing nothing: `Adjustment.apply` writes
     it into the component's output bias.
 
     prior: the class distribution (label order of the component); None takes it
-    from the `train` docs. Only exclusive textcat uses it. dev_name: where dev
-    comes from, for the messages.
+    from the `train` docs. Only exclusive textcat uses it. dev_name, prior_name:
+    where dev and the prior come from, for the messages.
     """
     name = textcat_component(nlp, component)
     pipe = nlp.get_pipe(name)
@@ -326,4 +358,4 @@ def plan_adjustment(
         if train is None:
             raise ValueError("[hamr] Logit adjustment needs the class prior: give the training corpus.")
         prior = class_prior(train, pipe.labels)
-    return choose_adjustment(pipe, layer, predicted, probs, numpy.asarray(prior, dtype="float64"))
+    return choose_adjustment(pipe, layer, predicted, probs, numpy.asarray(prior, dtype="float64"), prior_name)

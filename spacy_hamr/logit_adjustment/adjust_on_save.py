@@ -18,15 +18,7 @@ from ..corpus import check_corpus_path, read_examples
 from ..errors import LOGIT_ADJUSTMENT_BLOCK
 from ..training.shared_state import active_state
 from ..util import status
-from .adjust import (
-    class_prior,
-    is_exclusive,
-    plan_adjustment,
-    shares_prior,
-    shifted_bias,
-    textcat_component,
-    trained_on_draws,
-)
+from .adjust import class_prior, plan_adjustment, shares_prior, shifted_bias, textcat_component, trained_on_draws
 
 
 def make_logit_adjustment(
@@ -65,7 +57,7 @@ def make_logit_adjustment(
             prior = class_prior([eg.reference for eg in corpora["train"]], labels)
             source = corpora["prior_name"]
         adjustment = plan_adjustment(
-            nlp, corpora["dev"], prior=prior, component=component, dev_name=corpora["dev_name"]
+            nlp, corpora["dev"], prior=prior, component=component, dev_name=corpora["dev_name"], prior_name=source
         )
         save = nlp.to_disk
 
@@ -75,10 +67,7 @@ def make_logit_adjustment(
                 save(path, exclude=exclude)
 
         nlp.to_disk = save_adjusted
-        line = f"[hamr] Saved logit-adjusted: {adjustment.describe()}"
-        if is_exclusive(nlp.get_pipe(adjustment.component)):  # thresholds (multilabel) use no prior
-            line += f"; prior from {source}: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(labels, prior))
-        status(line)
+        status(f"[hamr] Saved logit-adjusted: {adjustment.describe()}")
         return nlp
 
     return before_to_disk

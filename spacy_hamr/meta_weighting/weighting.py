@@ -8,7 +8,7 @@ receives them at each meta step through `learn(losses, hypergrad, step_log)`.
 A new weighting (say, one that knows the entity type) is a new class here.
 """
 
-from typing import Dict, List, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Protocol, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -18,6 +18,9 @@ from ..labels import balanced_prior
 from ..util import status
 from .loss_adapters import LossBook
 from .weight_net import MAX_WEIGHT, MIN_WEIGHT, WeightNet, batch_weights, make_optimizer, meta_step
+
+if TYPE_CHECKING:
+    from ..training.shared_state import StepLog
 
 Weights = Tuple[numpy.ndarray, numpy.ndarray]  # (loss weights, hardness signal)
 
@@ -81,9 +84,9 @@ class MetaLearned:
         weights = batch_weights(self.net, losses)
         return weights, weights
 
-    def learn(self, losses: numpy.ndarray, hypergrad: numpy.ndarray, step_log: Dict[str, list]) -> None:
+    def learn(self, losses: numpy.ndarray, hypergrad: numpy.ndarray, step_log: "StepLog") -> None:
         _, sample_weights = meta_step(self.net, self.optimizer, losses, hypergrad)
-        step_log["loss_weight"].extend(zip(losses.tolist(), sample_weights.tolist()))
+        step_log.add("loss_weight", zip(losses.tolist(), sample_weights.tolist()))
 
 
 def inverse_frequency_weights(labels: Sequence[List[str]], power: float = 1.0) -> numpy.ndarray:

@@ -31,7 +31,7 @@ from ..threads import thread_counts
 from ..util import check_numbers, status
 from .epoch_stats import draw_statistics, format_statistics, step_summary
 from .padded_batches import configure_minibatch_by_padded_size
-from .shared_state import HamrState, activate
+from .shared_state import EPOCH, HamrState, activate
 from .state_file import write_state
 
 Sizing = Union[Sequence[int], int]
@@ -255,6 +255,7 @@ class HamrBatcher:
         drawn = self._draw(examples)
         yielded: List[int] = []
         state = self.state
+        epoch_start = state.tally()
         for batch in self.sizer([state.examples[i] for i in drawn]):
             indices = state.indices_of(batch)
             # Held-out examples (the callback's meta set) are never trained on. Epoch 0
@@ -265,11 +266,11 @@ class HamrBatcher:
                 if not batch:
                     continue
             state.current_batch, state.current_examples = indices, batch
-            numpy.add.at(state.draws, indices, 1)
+            state.count_draws(indices)
             yield batch
             # After spaCy's update on it: without what the callback held out of the first batch.
             yielded.extend(state.current_batch)
-        self._end_epoch(numpy.asarray(yielded, dtype="int64"))
+        self._end_epoch(numpy.asarray(yielded, dtype="int64"), state.draw_shares(since=epoch_start))
 
     def _start(self, examples: List[Example]) -> None:
         # spaCy seeds Python's `random` from [training] seed before training,
@@ -362,17 +363,16 @@ class HamrBatcher:
             return
         self.state.boost = self._booster(self.state.examples, hardness)
 
-    def _end_epoch(self, yielded: numpy.ndarray) -> None:
+    def _end_epoch(self, yielded: numpy.ndarray, class_share: Dict[str, float]) -> None:
         self.state.close_epoch()
         if self.state_path is not None:
             write_state(self.state_path, self.state, resampled=self.resample)
-        stats = draw_statistics(self.state.epoch, yielded, self.state.labels)
+        stats = draw_statistics(self.state.epoch, yielded, len(self.state), class_share)
         if self.state.class_rates is not None:
             # Learned from this epoch's meta steps; they act from the next epoch's draw on.
             stats["class_rates"] = self.state.class_rates.end_epoch()
-        stats.update(step_summary(self.state.step_log, numpy.random.default_rng(self.state.epoch)))
+        stats.update(step_summary(self.state.step_log.take(EPOCH), numpy.random.default_rng(self.state.epoch)))
         stats["threads"] = thread_counts()
-        self.state.step_log.clear()
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf8") as file_:
                 file_.write(srsly.json_dumps(stats) + "\n")

@@ -5,6 +5,8 @@ spaCy calls it after drawing a batch and before `nlp.update`. It reads the
 batch from the batcher's state, decides the batch's loss weights (meta-learned
 by default), hands them to the component adapters that scale the gradient
 inside the update, and feeds the weights to the hardness the batcher samples by.
+A textcat trained on the batcher's resampled draws gets their class shares so
+far in its meta, saved with every checkpoint: the prior `spacy hamr adjust` takes.
 
 Meta step (every `meta_every` steps): the meta gradient g of the unweighted loss
 on a meta batch; per-example training losses at theta +- h g/|g| give
@@ -33,6 +35,7 @@ from spacy.training import Example
 from ..corpus import check_corpus_path
 from ..errors import CALLBACK_BLOCK, HamrWarning
 from ..labels import balanced_prior, corpus_labels, doc_labels, label_counts, macro_loss_weights, primary_labels
+from ..logit_adjustment.adjust import record_draw_shares, trained_on_draws
 from ..meta_weighting.class_rates import ClassRates, ClassRatesMode
 from ..meta_weighting.lookahead import LossPass, TrainableParams, hypergradient
 from ..meta_weighting.loss_adapters import LossBook, install
@@ -276,6 +279,8 @@ class HamrCallback:
         self.weighting: Optional[WeightingStrategy] = None
         # The look-ahead runs for the weight net, for the class rates, or both.
         self.learns = False
+        # A textcat trained on the batcher's resampled draws: its meta records their class shares.
+        self.records_prior = False
         self._previous: Tuple[List[Example], numpy.ndarray] = ([], numpy.zeros(0, dtype="int64"))
         # With the look-ahead only: its parameters and loss pass, and the meta set and its draws.
         self.params: Optional[TrainableParams] = None
@@ -289,6 +294,8 @@ class HamrCallback:
             self._start(nlp)
         state = self.state
         self._harvest_losses()
+        if self.records_prior:  # as of this batch's draw: every checkpoint saves what it was trained on
+            record_draw_shares(nlp, state.draw_shares())
         indices = numpy.asarray(state.current_batch, dtype="int64")
         if not len(indices):  # the first batch held nothing but held-out examples
             return
@@ -303,7 +310,7 @@ class HamrCallback:
         self.book.weights = {id(eg.reference): float(w) for eg, w in zip(batch, weights)}
         self.hardness_rule(state.hardness, indices, signal)
         state.last_weight[indices] = weights
-        state.step_log["weight"].extend(weights.tolist())
+        state.step_log.add("weight", weights.tolist())
         self._previous = (batch, indices)
 
     # -- set-up ---------------------------------------------------------------
@@ -328,6 +335,7 @@ class HamrCallback:
         self.hardness_rule = rule(eps=GLOBAL_DECAY_FLOOR[task]) if rule is global_decay else rule()
         self._previous = ([], numpy.zeros(0, dtype="int64"))
         state.harvest = self._harvest_losses
+        self.records_prior = state.textcat and trained_on_draws(nlp.config)
         self.weighting = self._make_weighting(nlp, seed)
         self.learns = self.weighting.learns or settings.class_rates != "off"
         if self.learns:
@@ -397,9 +405,9 @@ class HamrCallback:
             self.state.class_rates.accumulate(indices[sample], hypergrad)
         if self.weighting.learns:
             self.weighting.learn(losses, hypergrad, self.state.step_log)
-        self.state.step_log["meta_loss"].append(meta_loss)
+        self.state.step_log.add("meta_loss", [meta_loss])
         # How hard the meta loss pulls on this batch's weights: the log shows whether the net can move.
-        self.state.step_log["hypergrad_rms"].append(float(numpy.sqrt(numpy.mean(numpy.square(hypergrad)))))
+        self.state.step_log.add("hypergrad_rms", [float(numpy.sqrt(numpy.mean(numpy.square(hypergrad))))])
         return self._plain_weights(indices)
 
     def _lookahead(self, nlp: Language, batch: List[Example]):
@@ -413,7 +421,7 @@ class HamrCallback:
         )
         if isinstance(outcome, str):
             warnings.warn(f"Meta step skipped ({outcome}); this batch keeps its previous weights.", HamrWarning)
-            self.state.step_log["meta_skipped"].append(outcome)
+            self.state.step_log.add("meta_skipped", [outcome])
             return None
         return outcome
 

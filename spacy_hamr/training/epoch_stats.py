@@ -1,37 +1,22 @@
 """What one epoch of draws looked like: the numbers the training log shows."""
 
-from collections import Counter
-from typing import Dict, List, Sequence
+from typing import Dict
 
 import numpy
 
 
-def draw_statistics(epoch: int, drawn: numpy.ndarray, labels: Sequence[List[str]]) -> Dict:
-    """Draws, unique examples, maximum repeats and each class's share of draws.
-
-    A class's share is the fraction of draws whose example carries it; an NER
-    sentence with two entity types counts for both, so shares can sum past 1.
-    """
-    counts = numpy.bincount(drawn, minlength=len(labels))
+def draw_statistics(epoch: int, drawn: numpy.ndarray, n_examples: int, class_share: Dict[str, float]) -> Dict:
+    """Draws, unique examples and maximum repeats of the epoch's draws (indices
+    of the examples), with each class's share of them (`HamrState.draw_shares`)."""
+    counts = numpy.bincount(drawn, minlength=n_examples)
     n_draws = int(len(drawn))
     return {
         "epoch": epoch,
         "draws": n_draws,
         "unique": int((counts > 0).sum()),
         "max_repeats": int(counts.max()) if n_draws else 0,
-        "class_share": class_shares(counts, labels),
+        "class_share": class_share,
     }
-
-
-def class_shares(counts: numpy.ndarray, labels: Sequence[List[str]]) -> Dict[str, float]:
-    """Each class's share of the draws, from each example's draw count: the
-    fraction of draws whose example carries the class."""
-    by_class: Counter = Counter()
-    for i in numpy.flatnonzero(counts):
-        for label in labels[i]:
-            by_class[label] += int(counts[i])
-    n_draws = max(int(counts.sum()), 1)
-    return {c: by_class[c] / n_draws for c in sorted(by_class)}
 
 
 # Pairs of (loss, learned weight) kept per epoch for the report's plot.

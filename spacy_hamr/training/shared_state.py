@@ -16,17 +16,55 @@ and the callback looks it up at its first step, not when it is built.
 """
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, DefaultDict, Dict, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.training import Example
 
-from ..labels import corpus_labels, is_textcat
-from .epoch_stats import class_shares
+from ..labels import corpus_labels, is_textcat, label_counts
 
 if TYPE_CHECKING:
     from ..meta_weighting.class_rates import ClassRates
     from ..meta_weighting.loss_adapters import Visit
+
+# The readers of the step log: the batcher's epoch summary, and the stats logger's
+# summary at each evaluation (hamr.stats_logger.v1).
+EPOCH = "epoch"
+EVALUATION = "evaluation"
+
+
+class StepLog:
+    """What the callback did at each step, by key ("weight": each example's loss
+    weight, "meta_loss", "hypergrad_rms" and "meta_skipped" per meta step,
+    "loss_weight" pairs), kept for each reader until that reader takes it. The
+    batcher reads it at every epoch's end; the stats logger, once it follows,
+    at every evaluation."""
+
+    def __init__(self) -> None:
+        self._kept: Dict[str, DefaultDict[str, list]] = {EPOCH: defaultdict(list)}
+
+    def add(self, key: str, values: Iterable) -> None:
+        values = list(values)
+        for kept in self._kept.values():
+            kept[key].extend(values)
+
+    def follow(self, reader: str) -> None:
+        """Keep the entries for `reader` too, from what this epoch has so far."""
+        self._kept[reader] = defaultdict(list, {key: list(values) for key, values in self._kept[EPOCH].items()})
+
+    def take(self, reader: str) -> Dict[str, list]:
+        """What was added since `reader` last took it (or began to follow)."""
+        taken, self._kept[reader] = self._kept[reader], defaultdict(list)
+        return taken
+
+
+@dataclass(frozen=True)
+class DrawTally:
+    """The draws handed to updates so far: in all, and per class (of `HamrState.classes`)."""
+
+    total: int
+    per_class: numpy.ndarray
 
 
 class HamrState:
@@ -45,9 +83,9 @@ class HamrState:
         # where they act on sampling, multiplies its base rate by them.
         self.class_rates: Optional[ClassRates] = None
         self.epoch = 0
-        # What the callback did this epoch (weights, meta losses); the batcher
-        # summarises it into the epoch's log line and empties it.
-        self.step_log: Dict[str, list] = defaultdict(list)
+        # What the callback did (weights, meta losses), summarised into the epoch's
+        # log line by the batcher and into each evaluation's by the stats logger.
+        self.step_log = StepLog()
         # Set by the callback: records the losses of the last batch, which spaCy's
         # update has computed by the time the batcher closes the epoch.
         self.harvest: Optional[Callable[[], None]] = None
@@ -98,9 +136,15 @@ class HamrState:
         self.last_loss = numpy.full(n, numpy.nan)
         self.last_weight = numpy.ones(n)
         self.visits = numpy.zeros(n, dtype="int64")
-        # How often the batcher handed each example to an update: the class
-        # distribution the model was trained on (logit adjustment's prior).
-        self.draws = numpy.zeros(n, dtype="int64")
+        # How often the batcher handed an example of each class to an update, counted
+        # as it happens: the class distribution the model was trained on (logit
+        # adjustment's prior). An example counts for each of its classes: the
+        # columns of example i are _class_columns[_class_starts[i]:_class_starts[i + 1]].
+        self.classes = sorted(label_counts(self.labels))
+        column = {label: j for j, label in enumerate(self.classes)}
+        self._class_columns = numpy.array([column[c] for classes in self.labels for c in classes], dtype="int64")
+        self._class_starts = numpy.cumsum([0] + [len(classes) for classes in self.labels])
+        self._tally = DrawTally(0, numpy.zeros(len(self.classes), dtype="int64"))
         self.epoch_losses: List[numpy.ndarray] = []
         self._epoch_sum = numpy.zeros(n)
         self._epoch_visits = numpy.zeros(n, dtype="int64")
@@ -129,15 +173,38 @@ class HamrState:
         """
         self.held_out[numpy.asarray(indices, dtype="int64")] = True
         keep = [k for k, i in enumerate(self.current_batch) if not self.held_out[i]]
-        dropped = [i for i in self.current_batch if self.held_out[i]]
-        numpy.subtract.at(self.draws, numpy.asarray(dropped, dtype="int64"), 1)
+        self.count_draws([i for i in self.current_batch if self.held_out[i]], -1)
         self.current_examples[:] = [self.current_examples[k] for k in keep]
         self.current_batch = [self.current_batch[k] for k in keep]
 
-    def draw_shares(self) -> Dict[str, float]:
-        """Each class's share of the draws so far (as the batcher's log counts
-        them): the class distribution the model has been trained on."""
-        return class_shares(self.draws, self.labels)
+    def count_draws(self, indices: Sequence[int], sign: int = 1) -> None:
+        """Count a batch handed to an update (sign -1: take back the draws of
+        examples held out of it)."""
+        indices = numpy.asarray(indices, dtype="int64")
+        starts = self._class_starts[indices]
+        lengths = self._class_starts[indices + 1] - starts
+        # The class columns of every drawn example, one after the other.
+        columns = self._class_columns[
+            numpy.repeat(starts - (numpy.cumsum(lengths) - lengths), lengths) + numpy.arange(lengths.sum())
+        ]
+        per_class = self._tally.per_class.copy()
+        numpy.add.at(per_class, columns, sign)
+        self._tally = DrawTally(self._tally.total + sign * len(indices), per_class)
+
+    def tally(self) -> DrawTally:
+        """The draws so far, to count later draws from (`draw_shares(since=...)`)."""
+        return self._tally
+
+    def draw_shares(self, since: Optional[DrawTally] = None) -> Dict[str, float]:
+        """Each class's share of the draws so far (or since the tally `since`): the
+        fraction of draws whose example carries the class, for the classes drawn.
+        An NER sentence with two entity types counts for both, so shares can sum
+        past 1. Over all draws, it is the class distribution the model has been
+        trained on."""
+        total, per_class = self._tally.total, self._tally.per_class
+        if since is not None:
+            total, per_class = total - since.total, per_class - since.per_class
+        return {c: int(k) / max(total, 1) for c, k in zip(self.classes, per_class) if k > 0}
 
     def trainable(self, indices: Sequence[int]) -> List[int]:
         """The positions in `indices` of examples that are not held out."""

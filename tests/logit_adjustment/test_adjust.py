@@ -13,8 +13,12 @@ from spacy.training import Example
 from spacy_hamr.corpus import read_docs
 from spacy_hamr.logit_adjustment.adjust import (
     class_prior,
+    draws_prior,
     output_bias_layer,
     plan_adjustment,
+    record_draw_shares,
+    recorded_draw_shares,
+    shares_prior,
     shifted,
     textcat_component,
 )
@@ -224,11 +228,14 @@ def test_spacy_train_saves_model_best_adjusted(tmp_path):
     assert nlp.pipe_names == ["textcat"]
 
 
-def saved_with_batcher(tmp_path, batcher):
-    """A trained textcat saved with `batcher` as its [training.batcher] (the block the command reads)."""
+def saved_with_batcher(tmp_path, batcher, draw_shares=None):
+    """A trained textcat saved with `batcher` as its [training.batcher] (the block the command reads),
+    and draw_shares, if given, recorded in its meta as the hamr.v1 callback records them."""
     from thinc.api import Config
 
     nlp, examples, _, _ = trained_pipeline("textcat_bow", steps=STEPS["textcat_bow"])
+    if draw_shares is not None:
+        record_draw_shares(nlp, draw_shares)
     nlp.to_disk(tmp_path / "model")
     config = Config().from_disk(tmp_path / "model" / "config.cfg", interpolate=False)
     config["training"]["batcher"] = batcher
@@ -239,6 +246,7 @@ def saved_with_batcher(tmp_path, batcher):
 
 
 HAMR_BATCHER = {"@batchers": "hamr.v1", "size": 1000}
+DRAW_SHARES = {"big": 0.3, "mid": 0.3, "rare": 0.4}
 
 
 def test_the_command_refuses_a_model_trained_on_draws_given_the_corpus_prior(tmp_path):
@@ -256,15 +264,40 @@ def test_the_command_refuses_a_model_trained_on_draws_given_the_corpus_prior(tmp
     assert adjustment.tau is not None and (tmp_path / "out" / "config.cfg").exists()
 
 
-@pytest.mark.parametrize(
-    "batcher", [{**HAMR_BATCHER, "resample": False}, {"@batchers": "spacy.batch_by_words.v1", "size": 1000}]
-)
-def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_path, batcher):
+def test_a_model_trained_on_draws_is_adjusted_with_the_shares_its_meta_records(tmp_path):
     from spacy.training import Corpus
 
     from spacy_hamr.cli.adjust import adjust
 
-    model = saved_with_batcher(tmp_path, batcher)
+    model = saved_with_batcher(tmp_path, HAMR_BATCHER, DRAW_SHARES)
+    adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out")
+    nlp = spacy.load(model)
+    labels = list(nlp.get_pipe("textcat").labels)
+    assert adjustment.prior == pytest.approx(DRAW_SHARES, abs=1e-5)
+    assert adjustment.prior_name == f"the draws' class shares in {model / 'meta.json'}"
+    expected = plan_adjustment(
+        nlp, list(Corpus(tmp_path / "dev.spacy")(nlp)), prior=shares_prior([DRAW_SHARES], labels)
+    )
+    numpy.testing.assert_array_equal(adjustment.delta, expected.delta)
+    # A corpus prior is taken only when asked for by name.
+    with pytest.raises(ValueError, match="records their class shares.*leave out --prior.*--corpus-prior"):
+        adjust(model, tmp_path / "dev.spacy", tmp_path / "out2", prior=tmp_path / "train.spacy")
+    adjustment = adjust(
+        model, tmp_path / "dev.spacy", tmp_path / "out2", prior=tmp_path / "train.spacy", corpus_prior=True
+    )
+    assert adjustment.prior_name == str(tmp_path / "train.spacy")
+
+
+@pytest.mark.parametrize(
+    "batcher", [{**HAMR_BATCHER, "resample": False}, {"@batchers": "spacy.batch_by_words.v1", "size": 1000}]
+)
+def test_a_model_trained_on_the_corpus_is_adjusted_with_the_corpus_prior(tmp_path, batcher):
+    """Whatever its meta records: the model was trained on the corpus's distribution."""
+    from spacy.training import Corpus
+
+    from spacy_hamr.cli.adjust import adjust
+
+    model = saved_with_batcher(tmp_path, batcher, DRAW_SHARES)
     adjustment = adjust(model, tmp_path / "dev.spacy", tmp_path / "out", prior=tmp_path / "train.spacy")
     nlp = spacy.load(model)
     expected = plan_adjustment(
@@ -281,7 +314,6 @@ def test_spacy_train_under_hamr_adjusts_with_the_draws_shares(tmp_path):
     from thinc.api import Config
 
     from spacy_hamr.experiments.variants import variant_config
-    from spacy_hamr.logit_adjustment.adjust import draws_prior
 
     from ..conftest import generated_corpus
     from ..training.test_train_cli import init_config, train
@@ -301,3 +333,78 @@ def test_spacy_train_under_hamr_adjusts_with_the_draws_shares(tmp_path):
     numpy.testing.assert_allclose([used[label] for label in labels], logged, atol=0.002)
     corpus = class_prior([eg.reference for eg in textcat_examples(150)], labels)
     assert numpy.abs(logged - corpus).max() > 0.1  # the draws are not the corpus's distribution
+
+
+@pytest.mark.parametrize("resample", [True, False])
+def test_the_callback_records_the_draws_shares_in_the_saved_meta(tmp_path, resample):
+    """spaCy's loop in miniature: the shares recorded are those the batcher's
+    log has over all epochs, and spaCy saves and loads them; none without resampling."""
+    from thinc.api import fix_random_seed
+
+    from spacy_hamr.training.batcher import configure_hamr_batcher
+    from spacy_hamr.training.callback import make_hamr_callback
+
+    nlp, examples, _, _ = trained_pipeline("textcat_bow", n=120, steps=2)
+    nlp.config["training"]["batcher"] = {**HAMR_BATCHER, "resample": resample}
+    fix_random_seed(0)
+    batcher = configure_hamr_batcher(size=60, seed=0, resample=resample, log_path=tmp_path / "log.jsonl")
+    callback = make_hamr_callback(weighting="none", seed=0)
+    optimizer = nlp.resume_training()
+    step = 0
+    for epoch in range(3):
+        for batch in batcher(examples):
+            callback(nlp, {"step": step, "epoch": epoch})
+            nlp.update(batch, sgd=optimizer, losses={})
+            step += 1
+    nlp.to_disk(tmp_path / "model")
+    recorded = recorded_draw_shares(spacy.load(tmp_path / "model").meta)
+    if not resample:
+        assert recorded is None
+        return
+    labels = list(nlp.get_pipe("textcat").labels)
+    logged = draws_prior(tmp_path / "log.jsonl", labels)  # the epochs' shares, each epoch 1.2 N draws
+    numpy.testing.assert_allclose(shares_prior([recorded], labels), logged, atol=1e-9)
+    corpus = class_prior([eg.reference for eg in examples], labels)
+    assert numpy.abs(logged - corpus).max() > 0.1  # the draws are not the corpus's distribution
+
+
+@pytest.mark.slow
+def test_a_default_hamr_model_is_adjusted_with_nothing_else(tmp_path):
+    """`spacy train` with the two HAMR blocks and nothing else, then `spacy hamr
+    adjust MODEL DEV OUT`: the prior is the class shares the batcher logged,
+    and both pipelines load and predict in plain spaCy."""
+    from thinc.api import Config
+
+    from spacy_hamr.experiments.variants import variant_config
+
+    from ..conftest import generated_corpus
+    from ..training.test_callback_cli import assert_plain_spacy
+    from ..training.test_train_cli import init_config, train
+
+    data = generated_corpus(tmp_path / "corpus", "textcat", n_train=150)
+    cfg = init_config(tmp_path, "textcat")
+    config = variant_config(Config().from_disk(cfg, interpolate=False), "hamr")
+    assert config["training"]["batcher"].get("log_path") is None  # the default: no log to adjust from
+    config.to_disk(cfg)
+    log_path = tmp_path / "draws.jsonl"  # given on the command line, for the comparison only
+    train(cfg, data, tmp_path / "out", "--training.max_epochs", "3", "--training.batcher.log_path", str(log_path))
+    model = tmp_path / "out" / "model-last"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "hamr", "adjust", str(model), str(data / "dev.spacy"), str(tmp_path / "adj")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "prior from the draws' class shares in" in " ".join(result.stdout.split())  # wasabi wraps lines
+    # What the command did, in this process: the prior it took.
+    from spacy_hamr.cli.adjust import adjust
+
+    adjustment = adjust(model, data / "dev.spacy", tmp_path / "adj2")
+    labels = list(adjustment.prior)
+    logged = draws_prior(log_path, labels)
+    numpy.testing.assert_allclose([adjustment.prior[label] for label in labels], logged, atol=0.002)
+    corpus = class_prior([eg.reference for eg in textcat_examples(150)], labels)
+    assert numpy.abs(logged - corpus).max() > 0.1  # the draws are not the corpus's distribution
+    texts = ["storm wind flood item 3 a", "sun warm beach item 4 the", "rain wet cloud item 5 some"]
+    for pipeline in (model, tmp_path / "adj"):
+        assert_plain_spacy(pipeline, texts)

@@ -118,6 +118,25 @@ def test_ner_class_share_counts_entity_types(tmp_path):
     assert shares["LOC"] + shares["PER"] == pytest.approx(1.0)
 
 
+def test_class_shares_count_every_class_of_each_draw(tmp_path):
+    """Per epoch (the log) and over all draws so far (`draw_shares`, the prior of
+    logit adjustment): the fraction of draws whose example carries the class."""
+    examples = textcat_examples(120)
+    for eg in examples[::4]:
+        eg.reference.cats["rare"] = 1.0  # a second class: such an example counts for both
+    batcher = make_batcher(log_path=tmp_path / "log.jsonl")
+    epochs = [one_epoch(batcher, examples) for _ in range(2)]
+
+    def shares(drawn):
+        counts = Counter(label for eg in drawn for label, score in eg.reference.cats.items() if score >= 0.5)
+        return {label: counts[label] / len(drawn) for label in sorted(counts)}
+
+    logged = [json.loads(line)["class_share"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == [pytest.approx(shares(drawn), abs=1e-9) for drawn in epochs]  # JSON keeps 10 digits
+    assert sum(logged[0].values()) > 1.2  # the test has examples with two classes
+    assert active_state().draw_shares() == shares(epochs[0] + epochs[1])
+
+
 def test_padded_sizing_with_buffer():
     examples = textcat_examples(100)
     batches = list(make_batcher(size=40, buffer=16)(examples))
