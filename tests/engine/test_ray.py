@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import srsly
 
 from spacy_hamr.engine import Ledger, make_executor, run_specs
 
@@ -98,3 +99,23 @@ def test_ctrl_c_stops_a_ray_job_within_seconds_and_leaves_no_training(cluster_ad
     seconds = interrupt_a_job(folder, cluster_address, marker=TASK_FOLDER)
     assert seconds < 10
     assert trainings(TASK_FOLDER) == []
+
+
+def test_an_audit_on_the_cluster_ranks_as_one_fold_at_a_time_here(cluster_address, tiny_folder, tmp_path):
+    from spacy.cli import app
+    from typer.testing import CliRunner
+
+    from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
+
+    from ..label_errors.test_report import flipped_corpus
+
+    corpus = tiny_folder / "corpus" / "textcat"
+    flipped_corpus(tmp_path / "train.spacy")
+    common = [str(tiny_folder / "textcat.cfg"), str(tmp_path / "train.spacy"), "--folds", "2", "--threads", "1"]
+    common += ["--paths.dev", str(corpus / "dev.spacy"), "--training.max_steps", "20"]
+    for where, option in (("here", ["--jobs", "1"]), ("ray", ["--ray-address", cluster_address])):
+        result = CliRunner().invoke(app, ["hamr", "find-label-errors", *common, "-o", str(tmp_path / where), *option])
+        assert result.exit_code == 0, result.output
+    assert "Ray cluster at" in result.output
+    on_ray = list(srsly.read_jsonl(tmp_path / "ray" / "label_errors.jsonl"))
+    assert on_ray and on_ray == list(srsly.read_jsonl(tmp_path / "here" / "label_errors.jsonl"))
