@@ -7,6 +7,7 @@ import path, so they import it as `common`.
 
 import json
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,21 @@ def block_settings(items) -> dict:
         block, name = key.split(".", 1)
         extra[block][name] = json.loads(value)
     return extra
+
+
+# What the project's commands write inside project/: left out of a copy, so that it starts bare.
+PROJECT_GENERATED = ("assets", "corpus", "training", "metrics", "smoke", "results", "project.lock")
+
+
+def spacy_project(project: Path, *args) -> None:
+    """`python -m spacy project run ARGS` in the project folder."""
+    subprocess.run([sys.executable, "-m", "spacy", "project", "run", *args], cwd=project, check=True)
+
+
+def fresh_project(folder: Path, data: Path, datasets: str) -> Path:
+    """A bare copy of project/ in folder with the datasets copied and converted (before any clock starts)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(ROOT / "project", folder, ignore=shutil.ignore_patterns(*PROJECT_GENERATED))
+    spacy_project(folder, "copy-assets", ".", "--vars.local_datasets", str(data))
+    spacy_project(folder, "convert", ".", "--vars.datasets", datasets)
+    return folder

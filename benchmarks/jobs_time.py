@@ -11,21 +11,12 @@ before the clock starts), one after the other, with nothing else running.
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import srsly
 
-from common import DEFAULT_DATA, ROOT, cpu_name
-
-GENERATED = ("assets", "corpus", "training", "metrics", "smoke", "results", "project.lock")
-
-
-def spacy_project(project: Path, *args) -> None:
-    subprocess.run([sys.executable, "-m", "spacy", "project", "run", *args], cwd=project, check=True)
+from common import DEFAULT_DATA, cpu_name, fresh_project, spacy_project
 
 
 def main():
@@ -40,11 +31,7 @@ def main():
     datasets, seeds = " ".join(args.datasets), " ".join(args.seeds)
     seconds = {}
     for jobs in (1, args.jobs):
-        project = args.work / f"jobs{jobs}"
-        shutil.rmtree(project, ignore_errors=True)
-        shutil.copytree(ROOT / "project", project, ignore=shutil.ignore_patterns(*GENERATED))
-        spacy_project(project, "copy-assets", ".", "--vars.local_datasets", str(args.data))
-        spacy_project(project, "convert", ".", "--vars.datasets", datasets)
+        project = fresh_project(args.work / f"jobs{jobs}", args.data, datasets)
         start = time.perf_counter()
         spacy_project(
             project,
