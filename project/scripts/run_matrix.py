@@ -118,7 +118,7 @@ def run_spec(args, dataset: str, run: str, seed: int) -> RunSpec:
         config=config_text(variant_config(base, run), overrides),
         corpora=corpora,
         output=args.training / args.backbone / dataset / f"{run}_s{seed}",
-        evaluate="test",
+        evaluate=("test",),
         cost=train_tokens(args.corpus, dataset) * epochs,
         group=(pipeline, run),
         info={"dataset": dataset, "run": run, "seed": seed, "epochs": epochs},
@@ -129,7 +129,7 @@ def write_metrics(args, spec: RunSpec, record: dict) -> None:
     """The run's test metrics file, which the report reads, from its ledger record."""
     info = spec.info
     metrics = {
-        **record["metrics"],
+        **record["metrics"]["test"],
         "train_seconds": record["train_seconds"],
         "updates": record["updates"],
         "jobs": record["jobs"],

@@ -5,6 +5,7 @@
 
 from ._util import hamr_cli
 from .adjust import adjust, adjust_cli
+from .compare import compare, compare_cli
 from .convert import convert, convert_cli
 from .find_label_errors import find_label_errors_cli
 from .hard_examples import hard_examples, hard_examples_cli
@@ -15,6 +16,8 @@ __all__ = [
     "hamr_cli",
     "adjust",
     "adjust_cli",
+    "compare",
+    "compare_cli",
     "convert",
     "convert_cli",
     "find_label_errors_cli",

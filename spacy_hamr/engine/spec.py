@@ -26,7 +26,7 @@ class RunSpec:
     config: the config text, overrides applied, not interpolated (config_text makes it).
     corpora: {"train": path, "dev": path, and the corpus to score model-best on, if any}.
     output: the run's folder on the driver (model-best, model-last, train.log, eval_log.jsonl).
-    evaluate: the corpus of `corpora` that model-best is scored on after training, or None.
+    evaluate: the corpora of `corpora` that model-best is scored on after training (e.g. ("dev", "test")).
     cost: the run's expected size (e.g. training tokens x epochs): longest first, and the time left.
     group: runs whose seconds per unit of cost are alike, most alike first: (task, arm).
     info: fields copied into the ledger record (dataset, arm, seed, epochs...).
@@ -36,22 +36,23 @@ class RunSpec:
     config: str
     corpora: Dict[str, Path] = field(hash=False)
     output: Path
-    evaluate: Optional[str] = None
+    evaluate: Tuple[str, ...] = ()
     cost: float = 1.0
     group: Tuple[str, ...] = ()
     info: Dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         missing = [name for name in ("train", "dev") if name not in self.corpora]
-        if missing or (self.evaluate is not None and self.evaluate not in self.corpora):
-            raise ValueError(f"{self.name}: corpora {sorted(self.corpora)} lack {missing or [self.evaluate]}")
+        missing += [name for name in self.evaluate if name not in self.corpora]
+        if missing:
+            raise ValueError(f"{self.name}: corpora {sorted(self.corpora)} lack {missing}")
         for name, path in self.corpora.items():
             if not Path(path).is_file():
                 raise ValueError(f"{self.name}: the {name} corpus {path} does not exist")
 
     @property
     def key(self) -> str:
-        """What makes the run: its config, its corpora's content, the evaluated corpus and the code's versions.
+        """What makes the run: its config, its corpora's content, the evaluated corpora and the code's versions.
         The corpora's paths are not part of it: a run is the same wherever its files lie."""
         return run_key(self.config, {name: file_digest(Path(p)) for name, p in self.corpora.items()}, self.evaluate)
 
@@ -62,11 +63,11 @@ class RunSpec:
         return self.output.with_name(self.output.name + ".partial")
 
 
-def run_key(config: str, digests: Dict[str, str], evaluate: Optional[str]) -> str:
+def run_key(config: str, digests: Dict[str, str], evaluate: Tuple[str, ...]) -> str:
     made_of = {
         "config": config,
         "corpora": digests,
-        "evaluate": evaluate,
+        "evaluate": list(evaluate),
         "spacy": spacy.__version__,
         "spacy_hamr": __version__,
     }

@@ -93,8 +93,8 @@ def train_and_evaluate(
     threads: Optional[int],
     children: Children,
 ) -> Dict:
-    """Train the spec in workdir (replaced if it exists), evaluate model-best on the spec's
-    evaluate corpus; return {"metrics", "updates", "train_seconds", "evaluate_seconds", "started", "ended"
+    """Train the spec in workdir (replaced if it exists), evaluate model-best on each of the spec's
+    evaluate corpora; return {"metrics" ({corpus name: what spacy evaluate wrote}), "updates", "train_seconds", "evaluate_seconds", "started", "ended"
     (wall clock), "threads" (the children's OMP_NUM_THREADS), "host"}.
     spec_fields: name, config and evaluate, as RunSpec has them (plain data, so that it travels to Ray)."""
     name, evaluate = spec_fields["name"], spec_fields["evaluate"]
@@ -112,12 +112,12 @@ def train_and_evaluate(
     started, start = time.time(), time.perf_counter()
     _check(children.run(command, log, env), name, log)
     train_seconds = time.perf_counter() - start
-    metrics = None
-    if evaluate is not None:
-        output = workdir / "metrics.json"
-        command = [sys.executable, "-m", "spacy", "evaluate", str(workdir / "model-best"), str(corpora[evaluate])]
+    metrics = {}
+    for corpus in evaluate:
+        output = workdir / f"metrics_{corpus}.json"
+        command = [sys.executable, "-m", "spacy", "evaluate", str(workdir / "model-best"), str(corpora[corpus])]
         _check(children.run([*command, "--output", str(output), "--gpu-id", str(gpu_id)], log, env), name, log)
-        metrics = srsly.read_json(output)
+        metrics[corpus] = srsly.read_json(output)
     return {
         "metrics": metrics,
         "updates": read_eval_log(workdir / EVAL_LOG)[1],

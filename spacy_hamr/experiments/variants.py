@@ -12,6 +12,8 @@ from thinc.api import Config
 
 HAMR_BATCHER = {"@batchers": "hamr.v1"}
 HAMR_CALLBACK = {"@callbacks": "hamr.v1"}
+# The batcher alone with class-balanced draws: no hardness term, no neighbour boost.
+OVERSAMPLE = {**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}
 META_DESIGN = {"meta_set": "balanced", "meta_decay": "decoupled"}
 # Saves model-best logit-adjusted (textcat only): spacy_hamr/logit_adjustment/adjust_on_save.py.
 LOGIT_ADJUSTMENT = {"@callbacks": "hamr.logit_adjustment.v1"}
@@ -25,6 +27,13 @@ class Variant(NamedTuple):
     @property
     def textcat_only(self) -> bool:
         return self.before_to_disk == LOGIT_ADJUSTMENT
+
+    @property
+    def cost_rank(self) -> float:
+        """How much a run of it asks of the user, to prefer the cheapest of tied arms: plain spaCy (0), the
+        batcher alone (1), the callback too (2); a logit adjustment adds a step (0.5)."""
+        rank = 2 if self.callback is not None else 1 if self.batcher.get("@batchers") == "hamr.v1" else 0
+        return rank + (0.5 if self.textcat_only else 0)
 
 
 _VARIANTS = {
@@ -56,14 +65,15 @@ _VARIANTS = {
         HAMR_BATCHER,
         {**HAMR_CALLBACK, "weighting": "none", "meta_loss": "macro", "class_rates": "loss"},
     ),
-    "oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.0}, None),
+    "oversample": (OVERSAMPLE, None),
     # The plain config with HAMR's number of draws (1.2 N uniform draws per epoch, with
     # replacement): the control that keeps extra updates from counting as HAMR's gain.
     "uniform_draws": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 1.0}, None),
     "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
-    # Post-hoc logit adjustment (tau on dev) of the plain config and of HAMR.
+    # Post-hoc logit adjustment (tau on dev) of the plain config, of the batcher alone and of HAMR.
     "baseline_adjusted": ({}, None, LOGIT_ADJUSTMENT),
+    "oversample_adjusted": (OVERSAMPLE, None, LOGIT_ADJUSTMENT),
     # Plain spaCy training that records each example's predictions for the label-error
     # report (docs/label-errors.md): spaCy's shuffled epochs, unweighted losses.
     "record_only": (

@@ -47,7 +47,7 @@ def tiny_specs(folder: Path, task: str = "textcat", seeds=(0, 1, 2), steps: int 
             ),
             corpora={"train": corpus / "train.spacy", "dev": corpus / "dev.spacy"},
             output=folder / "runs" / f"{task}_s{seed}",
-            evaluate="dev" if evaluate else None,
+            evaluate=("dev",) if evaluate else (),
             cost=steps,
             group=(task, "plain"),
             info={"seed": seed},

@@ -29,7 +29,10 @@ def test_a_resumed_job_trains_only_the_runs_not_finished(tiny_folder, tmp_path):
     again = run_specs(job, make_executor(jobs=2, threads=1, ray_address=""), ledger, say=said.append)
     assert said[0].startswith("3 runs, 2 finished already") and "1 to train" in said[0]
     assert sum(": training (" in line for line in said) == 1
-    assert again[job[2].key]["metrics"]["cats_f_per_type"] == records[job[2].key]["metrics"]["cats_f_per_type"]
+    assert (
+        again[job[2].key]["metrics"]["dev"]["cats_f_per_type"]
+        == records[job[2].key]["metrics"]["dev"]["cats_f_per_type"]
+    )
     assert not job[2].staging.exists() and len(ledger.records()) == 3
 
 

@@ -58,7 +58,7 @@ def test_a_textcat_and_an_ner_job_train_on_the_cluster_two_at_a_time_one_thread_
     intervals = sorted((r["started"], r["ended"]) for r in records.values())
     at_once = max(sum(1 for s, e in intervals if s <= start < e) for start, _ in intervals)
     assert at_once <= 2
-    assert records[job[2].key]["metrics"]["ents_per_type"]
+    assert records[job[2].key]["metrics"]["dev"]["ents_per_type"]
 
 
 def test_a_model_trained_on_ray_is_the_local_executors_byte_for_byte(job_on_ray, tmp_path):

@@ -1,0 +1,119 @@
+"""`spacy hamr compare` through spaCy's CLI: tiny textcat and NER comparisons
+(2 arms, 2 seeds), the report against the runs' own metrics, best.cfg trained by
+`spacy train`, a resumed comparison, and every bad input refused before training."""
+
+import subprocess
+import sys
+from statistics import mean, stdev
+
+import pytest
+import srsly
+from spacy.cli import app
+from typer.testing import CliRunner
+
+from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
+from spacy_hamr.experiments.metrics import macro_f1
+
+from ..conftest import generated_corpus, textcat_examples, write_corpus
+from ..engine.conftest import base_config
+
+
+def compare(config, out, *extra):
+    return CliRunner().invoke(app, ["hamr", "compare", str(config), str(out), *map(str, extra)])
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("compare")
+    for task in ("textcat", "ner"):
+        generated_corpus(folder / task, task)
+        base_config(folder, task)
+    write_corpus(folder / "textcat" / "test.spacy", textcat_examples(30, seed=2))
+    return folder
+
+
+def corpus_args(folder, task):
+    return ["--paths.train", folder / task / "train.spacy", "--paths.dev", folder / task / "dev.spacy"]
+
+
+TINY = ["--seeds", 2, "--steps", 20, "--jobs", 2, "--threads", 1, "--training.eval_frequency", 10]
+
+
+@pytest.mark.slow
+def test_a_textcat_comparison_reports_what_its_runs_measured_and_resumes(inputs, tmp_path):
+    out = tmp_path / "cmp"
+    args = [*corpus_args(inputs, "textcat"), "--test", inputs / "textcat" / "test.spacy"]
+    result = compare(inputs / "textcat.cfg", out, *args, "--arms", "baseline,oversample", *TINY)
+    assert result.exit_code == 0, result.output
+    assert "4 trainings: 2 arms (baseline, oversample) x 2 seeds, each 20 updates (--steps)" in result.output
+    report = srsly.read_json(out / "report.json")
+    for arm in ("baseline", "oversample"):
+        dev = []
+        for seed in (0, 1):
+            run = out / "runs" / f"{arm}_s{seed}"
+            for corpus in ("dev", "test"):
+                measured = macro_f1(srsly.read_json(run / f"metrics_{corpus}.json"))
+                assert report["per_seed"][arm][str(seed)][corpus] == round(measured, 2)
+            dev.append(report["per_seed"][arm][str(seed)]["dev"])
+            assert report["per_seed"][arm][str(seed)]["updates"] == 21  # spaCy's step 0 to max_steps
+        assert report["arms"][arm]["dev"] == {"mean": round(mean(dev), 2), "sd": round(stdev(dev), 2)}
+    diffs = [report["per_seed"]["oversample"][s]["dev"] - report["per_seed"]["baseline"][s]["dev"] for s in "01"]
+    assert report["arms"]["oversample"]["against_control"]["difference"] == round(mean(diffs), 2)
+    assert report["recommended"] in report["tied_with_best"]
+    assert "The choice was made on dev" in (out / "report.md").read_text()
+    assert (out / "per_seed.png").stat().st_size > 5000
+    # best.cfg trains as it is
+    trained = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(out / "best.cfg"), "--output", str(tmp_path / "best")],
+        capture_output=True,
+        text=True,
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert (tmp_path / "best" / "model-best").is_dir()
+    # one run's record lost (killed mid-training): only that one trains again
+    ledger = out / "ledger.jsonl"
+    lines = ledger.read_text().splitlines()
+    ledger.write_text("\n".join(lines[1:]) + "\n")
+    again = compare(inputs / "textcat.cfg", out, *args, "--arms", "baseline,oversample", *TINY)
+    assert again.exit_code == 0, again.output
+    assert "4 runs, 3 finished already" in again.output and "1 to train" in again.output
+
+
+@pytest.mark.slow
+def test_an_ner_comparison_warns_of_a_small_dev_set(inputs, tmp_path):
+    result = compare(
+        inputs / "ner.cfg", tmp_path, *corpus_args(inputs, "ner"), "--arms", "baseline uniform_draws", *TINY
+    )
+    assert result.exit_code == 0, result.output
+    assert "Dev has fewer than 10 examples of" in result.output
+    report = srsly.read_json(tmp_path / "report.json")
+    assert report["task"] == "ner" and set(report["arms"]) == {"baseline", "uniform_draws"}
+    assert "test" not in report["arms"]["baseline"]
+    assert (tmp_path / "best.cfg").exists()
+
+
+@pytest.mark.parametrize(
+    "task,extra,message",
+    [
+        ("textcat", ["--arms", "baseline,hamr_fast"], "unknown arm 'hamr_fast'"),
+        ("ner", ["--arms", "baseline,baseline_adjusted"], "'baseline_adjusted' adjusts a text classifier's logits"),
+        ("textcat", ["--arms", "baseline"], "name at least two different arms"),
+        ("textcat", ["--seeds", 1], "--seeds 1: a paired comparison needs at least 2 seeds"),
+        ("textcat", ["--paths.train", "missing.spacy"], "--paths.train 'missing.spacy': no such .spacy file"),
+        ("textcat", ["--test", "missing.spacy"], "--test 'missing.spacy': no such .spacy file"),
+        (
+            "textcat",
+            ["--paths.train", "NER_TRAIN"],
+            "has no categories (doc.cats), which the config's textcat trains on",
+        ),
+        ("textcat", ["--steps", 0, "--training.max_epochs", 0], "give --epochs N"),
+        ("textcat", ["--training.batcher.size", "many"], "does not resolve"),
+    ],
+)
+def test_bad_input_is_refused_before_any_training(inputs, tmp_path, task, extra, message):
+    extra = [inputs / "ner" / "train.spacy" if item == "NER_TRAIN" else item for item in extra]
+    base = [*corpus_args(inputs, task), "--steps", 20]
+    result = compare(inputs / f"{task}.cfg", tmp_path / "out", *base, *extra)
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "out" / "runs").exists()
