@@ -61,7 +61,9 @@ def run_specs(
                 spec = running.pop(future)
                 try:
                     result = executor.collect(spec, future.result())
-                except RunFailed as err:
+                except Exception as err:  # a run's error, or the executor's (a Ray task out of retries)
+                    if not isinstance(err, RunFailed):
+                        err = RunFailed(spec.name, spec.staging / "train.log", f"{type(err).__name__}: {err}")
                     failures.append(err)
                     say(f"{spec.name}: FAILED; its log: {err.log}. No new run starts.")
                     continue

@@ -30,7 +30,7 @@ class RunFailed(RuntimeError):
         self.name, self.log, self.tail = name, log, tail
 
 
-class RunKilled(RuntimeError):
+class RunKilled(RunFailed):
     """A run's child process was killed by a signal (the kernel's OOM killer, a node going down): retried on Ray."""
 
 
@@ -132,7 +132,7 @@ def train_and_evaluate(
 
 def _check(returncode: int, name: str, log: Path) -> None:
     if returncode < 0:
-        raise RunKilled(f"{name}: its process was killed by signal {-returncode}; log: {log}")
+        raise RunKilled(name, log, f"killed by signal {-returncode}")
     if returncode > 0:
         raise RunFailed(name, log, log.read_text(encoding="utf8", errors="replace")[-LOG_TAIL:])
 
