@@ -137,7 +137,7 @@ def _corpora(paths: Dict, test_path: Optional[Path]) -> Dict[str, Path]:
         if path is None and name == "test":
             continue
         if not path or not Path(path).is_file():
-            raise ValueError(f"{setting} {path!r}: no such .spacy file; give the {name} corpus as {setting} PATH.")
+            raise ValueError(f"{setting} '{path}': no such .spacy file; give the {name} corpus as {setting} PATH.")
         corpora[name] = Path(path)
     return corpora
 
