@@ -181,5 +181,10 @@ def _budget(training: Dict, train_docs, nlp: Language, steps: int, epochs: int):
             "The config's [training] max_epochs is 0 (train until patience runs out), which gives the arms no "
             "common budget: give --epochs N (N epochs of plain training) or --steps N."
         )
-    batches = sum(1 for _ in training["batcher"]([Example(doc, doc) for doc in train_docs]))
-    return epochs * batches, f"{epochs * batches} updates ({epochs} epochs of plain training, {batches} batches each)"
+    # The batcher's size may be a schedule that runs on from one epoch to the next (spaCy's
+    # compounding batch_by_words): count each epoch's batches as `spacy train` would make them.
+    examples = [Example(doc, doc) for doc in train_docs]
+    batches = [sum(1 for _ in training["batcher"](examples)) for _ in range(epochs)]
+    updates = sum(batches)
+    each = f"{batches[0]} batches" if len(set(batches)) == 1 else f"{batches[0]} to {batches[-1]} batches"
+    return updates, f"{updates} updates ({epochs} epochs of plain training, {each} each)"
