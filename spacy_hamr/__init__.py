@@ -8,8 +8,8 @@ Registered through entry points (no `--code` needed):
               "hamr.stats_logger.v1"         spacy_hamr.training.stats_logger.make_stats_logger
   @misc       "hamr.tfidf_embedder.v1", "hamr.sentence_embedder.v1",
               "hamr.npy_embedder.v1", "hamr.doc_vectors_embedder.v1"   spacy_hamr.resampling.embedders
-  spacy CLI   `spacy hamr make-meta | convert | variant-config | adjust | hard-examples |
-              find-label-errors`   spacy_hamr.cli
+  spacy CLI   `spacy hamr compare | make-meta | convert | variant-config | adjust |
+              hard-examples | find-label-errors`   spacy_hamr.cli
 
 The code, by what each part serves:
   training/          what `spacy train` calls: the batcher, the callback, the state they
@@ -21,6 +21,9 @@ The code, by what each part serves:
   logit_adjustment/  the adjustment and its on-save callback
   label_errors/      training dynamics, span suspects, the report (ranking, records, HTML
                      page, Prodigy tasks) and the cross-validated audit
+  engine/            the experiment engine: many `spacy train` runs here or on a Ray
+                     cluster, with a ledger of finished runs (compare, the audit, project/)
+  comparison/        `spacy hamr compare`'s plan, verdict and report
   cli/               one module per `spacy hamr` command
   experiments/       for project/ and benchmarks/: dataset conversion, the compared
                      variants, planted errors, the comparison's metrics

@@ -165,3 +165,20 @@ def test_jobs_zero_counts_only_the_cores_of_the_cpu_set():
     out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1"
+
+
+def test_the_engine_needs_ray_only_for_a_cluster():
+    code = (
+        "import sys\n"
+        "sys.modules['ray'] = None  # as if Ray were not installed\n"
+        "from spacy_hamr.engine import make_executor\n"
+        "print(make_executor(jobs=1, ray_address='').describe())\n"
+        "try:\n"
+        "    make_executor(ray_address='auto')\n"
+        "except ValueError as err:\n"
+        "    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].startswith("local: 1 run(s) at a time on the CPU")
+    assert "needs Ray" in out.stdout and "pip install 'spacy-hamr[ray]'" in out.stdout
