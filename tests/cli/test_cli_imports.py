@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-COMMANDS = ["adjust", "convert", "find-label-errors", "hard-examples", "make-meta", "variant-config"]
+COMMANDS = ["adjust", "compare", "convert", "find-label-errors", "hard-examples", "make-meta", "variant-config"]
 
 # `python -m spacy ARGS` (spacy/__main__.py) for each ARGS, in one interpreter;
 # then whether faiss was imported.
