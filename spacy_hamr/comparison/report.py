@@ -61,6 +61,13 @@ def markdown(plan: ComparisonPlan, report: Dict) -> str:
         f"({', '.join(report['tied_with_best'])}; best: {report['best']}).",
         "",
     ]
+    tuned = [arm for arm in plan.arms if report["arms"][arm]["tuned_on_dev"]]
+    if tuned:
+        check = "read their test scores beside the others'." if test else "a --test corpus would show by how much."
+        lines += [
+            f"{', '.join(tuned)} choose their logit adjustment on dev, so their dev scores are optimistic: {check}",
+            "",
+        ]
     header = "| arm | dev | vs " + control + " | vs best | smallest class (dev) |"
     rule = "|---|---:|---:|---:|---:|"
     if test:

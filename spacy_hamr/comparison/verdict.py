@@ -37,6 +37,8 @@ def verdict(plan: ComparisonPlan, scores: Dict[str, Dict[str, Dict]]) -> Dict:
     for arm in plan.arms:
         rows = list(scores[arm].values())
         summary = {
+            # A logit adjustment picks its strength on dev: its dev score is optimistic.
+            "tuned_on_dev": VARIANTS[arm].textcat_only,
             "dev": _mean_sd([row["dev"] for row in rows]),
             "smallest_class_dev": round(mean(row["dev_per_class"].get(smallest, 0.0) for row in rows), 2),
             "updates": sorted({row["updates"] for row in rows}),
