@@ -71,11 +71,6 @@ def compare_cli(
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     msg.good(f"Recommended: {result['recommended']}. Train it: python -m spacy train {output_dir / 'best.cfg'}")
-    if result["arms"][result["recommended"]]["tuned_on_dev"]:
-        msg.warn(
-            f"{result['recommended']} chooses its logit adjustment on dev, where it was also compared: its dev "
-            "score is optimistic. Check it on held-out data (--test) before relying on the choice."
-        )
     msg.text(f"Report: {output_dir / 'report.md'}")
 
 

@@ -1,20 +1,23 @@
 """What a comparison trains, decided and checked before the first training:
 the task, the arms, the seeds, the update budget every arm gets, and the runs."""
 
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from spacy import util
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
+from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import registry
+from spacy.vocab import Vocab
 from thinc.api import Config
 
 from ..corpus import read_docs
 from ..engine import RunSpec, config_text
 from ..experiments.variants import VARIANTS, variant_config
-from ..labels import class_counts
+from ..labels import class_counts, corpus_labels, primary_labels
 
 DEFAULT_ARMS = {
     "textcat": ["baseline", "oversample", "hamr", "baseline_adjusted", "oversample_adjusted"],
@@ -85,15 +88,30 @@ def plan_comparison(
     )
 
 
+def tunes_on_dev(arm: str) -> bool:
+    """Whether the arm chooses something on dev after training (a logit adjustment's strength)."""
+    return VARIANTS[arm].textcat_only
+
+
 def comparison_specs(plan: ComparisonPlan, output_dir: Path) -> List[RunSpec]:
-    evaluate = tuple(name for name in ("dev", "test") if name in plan.corpora)
+    """The runs. Where an arm tunes its logit adjustment on dev, dev is split in two halves, class by
+    class: the adjustment is tuned on one (dev_tune.spacy) and every arm is compared on the other
+    (dev_score.spacy), so that no arm is scored on what it was tuned on. Every arm still picks
+    model-best on the whole of dev, as spaCy does."""
+    corpora = dict(plan.corpora)
+    scored = "dev"
+    if any(tunes_on_dev(arm) for arm in plan.arms):
+        corpora["dev_tune"], corpora["dev_score"] = split_dev(plan.corpora["dev"], output_dir)
+        scored = "dev_score"
+    evaluate = (scored, "test") if "test" in corpora else (scored,)
     return [
         RunSpec(
             name=f"{arm} seed {seed}",
             config=config_text(Config().from_str(plan.configs[arm], interpolate=False), {"system.seed": seed}),
-            corpora=dict(plan.corpora),
+            corpora=corpora,
             output=output_dir / "runs" / f"{arm}_s{seed}",
             evaluate=evaluate,
+            settings={"training.before_to_disk.dev_path": "dev_tune"} if tunes_on_dev(arm) else {},
             cost=plan.updates,
             group=(plan.task, arm),
             info={"arm": arm, "seed": seed},
@@ -101,6 +119,20 @@ def comparison_specs(plan: ComparisonPlan, output_dir: Path) -> List[RunSpec]:
         for seed in plan.seeds
         for arm in plan.arms
     ]
+
+
+def split_dev(dev: Path, output_dir: Path):
+    """dev's examples in two halves, alternating within each class (by each example's rarest class), in
+    corpus order: (dev_tune.spacy, dev_score.spacy) in output_dir."""
+    docs = read_docs(dev, Vocab())
+    halves, seen = ([], []), Counter()
+    for doc, label in zip(docs, primary_labels(corpus_labels(docs))):
+        halves[seen[label] % 2].append(doc)
+        seen[label] += 1
+    paths = (output_dir / "dev_tune.spacy", output_dir / "dev_score.spacy")
+    for half, path in zip(halves, paths):
+        DocBin(docs=half, store_user_data=True).to_disk(path)
+    return paths
 
 
 def small_dev_classes(plan: ComparisonPlan) -> List[str]:

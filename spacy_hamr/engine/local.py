@@ -19,9 +19,8 @@ class LocalExecutor:
         return f"local: {self.slots} run(s) at a time on {where}, {self.threads} thread(s) each"
 
     def submit(self, spec: RunSpec) -> Future:
-        fields = {"name": spec.name, "config": spec.config, "evaluate": spec.evaluate}
         return self._pool.submit(
-            train_and_evaluate, fields, spec.corpora, spec.staging, self.gpu_id, self.threads, self._children
+            train_and_evaluate, spec.fields, spec.corpora, spec.staging, self.gpu_id, self.threads, self._children
         )
 
     def collect(self, spec: RunSpec, value: Dict) -> Dict:

@@ -63,7 +63,7 @@ class RayExecutor:
     def submit(self, spec: RunSpec) -> Future:
         names = sorted(spec.corpora)
         refs = [self._corpus(Path(spec.corpora[name])) for name in names]
-        fields = {"name": spec.name, "config": spec.config, "evaluate": spec.evaluate, "key": spec.key}
+        fields = {**spec.fields, "key": spec.key}
         options = {"num_cpus": self.cpus_per_run, "num_gpus": self.gpus_per_run, "name": spec.name[:100]}
         ref = self._task.options(**options).remote(fields, names, self._board, *refs)
         self._refs[spec.key] = ref

@@ -96,7 +96,7 @@ def train_and_evaluate(
     """Train the spec in workdir (replaced if it exists), evaluate model-best on each of the spec's
     evaluate corpora; return {"metrics" ({corpus name: what spacy evaluate wrote}), "updates", "train_seconds", "evaluate_seconds", "started", "ended"
     (wall clock), "threads" (the children's OMP_NUM_THREADS), "host"}.
-    spec_fields: name, config and evaluate, as RunSpec has them (plain data, so that it travels to Ray)."""
+    spec_fields: RunSpec.fields."""
     name, evaluate = spec_fields["name"], spec_fields["evaluate"]
     _replace_folder(workdir)
     config_path = workdir / "config.cfg"
@@ -106,6 +106,8 @@ def train_and_evaluate(
     command = [sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(workdir)]
     command += ["--paths.train", str(corpora["train"]), "--paths.dev", str(corpora["dev"]), "--gpu-id", str(gpu_id)]
     command += ["--training.logger.logger2.path", str(workdir / EVAL_LOG)]
+    for setting, corpus in spec_fields["settings"].items():
+        command += [f"--{setting}", str(corpora[corpus])]
     batcher = Config().from_str(spec_fields["config"], interpolate=False)["training"].get("batcher", {})
     if batcher.get("@batchers") == "hamr.v1":  # HAMR's per-epoch statistics, for reports
         command += ["--training.batcher.log_path", str(workdir / "hamr_log.jsonl")]

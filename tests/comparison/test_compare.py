@@ -9,9 +9,12 @@ from statistics import mean, stdev
 import pytest
 import srsly
 from spacy.cli import app
+from spacy.vocab import Vocab
+from thinc.api import Config
 from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
+from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.metrics import macro_f1
 
 from ..conftest import generated_corpus, textcat_examples, write_corpus
@@ -122,3 +125,23 @@ def test_bad_input_is_refused_before_any_training(inputs, tmp_path, task, extra,
     assert result.exit_code == 1
     assert message in said(result), result.output
     assert not (tmp_path / "out" / "runs").exists()
+
+
+@pytest.mark.slow
+def test_an_arm_tuned_on_dev_is_scored_on_the_half_it_was_not_tuned_on(inputs, tmp_path):
+    args = [*corpus_args(inputs, "textcat"), "--arms", "baseline,baseline_adjusted", *TINY]
+    result = compare(inputs / "textcat.cfg", tmp_path, *args)
+    assert result.exit_code == 0, result.output
+    halves = [len(read_docs(tmp_path / f"dev_{half}.spacy", Vocab())) for half in ("tune", "score")]
+    assert sum(halves) == len(read_docs(inputs / "textcat" / "dev.spacy", Vocab())) and abs(halves[0] - halves[1]) <= 3
+    report = srsly.read_json(tmp_path / "report.json")
+    for arm in ("baseline", "baseline_adjusted"):
+        run = tmp_path / "runs" / f"{arm}_s0"
+        assert report["per_seed"][arm]["0"]["dev"] == round(
+            macro_f1(srsly.read_json(run / "metrics_dev_score.json")), 2
+        )
+    saved = Config().from_disk(
+        tmp_path / "runs" / "baseline_adjusted_s0" / "model-best" / "config.cfg", interpolate=False
+    )
+    assert saved["training"]["before_to_disk"]["dev_path"].endswith("dev_tune.spacy")
+    assert "dev_score.spacy" in (tmp_path / "report.md").read_text()
