@@ -18,7 +18,7 @@ from spacy_hamr.corpus import read_docs
 from spacy_hamr.experiments.metrics import macro_f1
 
 from ..conftest import generated_corpus, textcat_examples, write_corpus
-from ..engine.conftest import base_config
+from ..training.test_train_cli import init_config
 
 
 def compare(config, out, *extra):
@@ -30,7 +30,7 @@ def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("compare")
     for task in ("textcat", "ner"):
         generated_corpus(folder / task, task)
-        base_config(folder, task)
+        init_config(folder, task, f"{task}.cfg")
     write_corpus(folder / "textcat" / "test.spacy", textcat_examples(30, seed=2))
     return folder
 

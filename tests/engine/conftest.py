@@ -14,17 +14,10 @@ import pytest
 from spacy_hamr.engine import RunSpec, config_text
 
 from ..conftest import generated_corpus
+from ..training.test_train_cli import init_config
 
 # `ray start` in a non-interactive shell reports usage statistics unless told not to.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-
-
-def base_config(folder: Path, task: str) -> Path:
-    path = folder / f"{task}.cfg"
-    if not path.exists():
-        command = [sys.executable, "-m", "spacy", "init", "config", str(path), "-p", task, "-o", "efficiency", "-F"]
-        subprocess.run(command, check=True, capture_output=True)
-    return path
 
 
 def tiny_specs(folder: Path, task: str = "textcat", seeds=(0, 1, 2), steps: int = 20, evaluate=True) -> List[RunSpec]:
@@ -32,7 +25,9 @@ def tiny_specs(folder: Path, task: str = "textcat", seeds=(0, 1, 2), steps: int 
     corpus = folder / "corpus" / task
     if not (corpus / "dev.spacy").exists():
         generated_corpus(corpus, task)
-    config = base_config(folder, task)
+    config = folder / f"{task}.cfg"
+    if not config.exists():
+        init_config(folder, task, config.name)
     return [
         RunSpec(
             name=f"{task} seed {seed}",
