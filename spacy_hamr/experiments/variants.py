@@ -20,9 +20,9 @@ LOGIT_ADJUSTMENT = {"@callbacks": "hamr.logit_adjustment.v1"}
 
 
 class Variant(NamedTuple):
-    batcher: Dict  # keys set in [training.batcher]
-    callback: Optional[Dict]  # [training.before_update], None: left as it is
-    before_to_disk: Optional[Dict] = None  # [training.before_to_disk], None: left as it is
+    batcher: Dict  # keys set in [training.batcher]; empty: the base's own batcher, made plain
+    callback: Optional[Dict]  # [training.before_update], None: the base's own, unless it is HAMR's
+    before_to_disk: Optional[Dict] = None  # [training.before_to_disk], None: as for callback
 
     @property
     def textcat_only(self) -> bool:
@@ -85,17 +85,44 @@ _VARIANTS = {
 VARIANTS: Dict[str, Variant] = {name: Variant(*blocks) for name, blocks in _VARIANTS.items()}
 
 
+def plain_config(base: Config) -> Config:
+    """A copy of `base` (loaded with interpolate=False) without spacy-hamr's blocks: the hamr.v1
+    batcher becomes the spaCy batcher it stands in for, with its sizes (`batch_by_padded.v1`
+    where it has a buffer, else `batch_by_words.v1`), and HAMR's callbacks leave [training].
+    A plain config comes back as it is."""
+    config = base.copy()
+    training = config["training"]
+    batcher = training.get("batcher", {})
+    if batcher.get("@batchers") == HAMR_BATCHER["@batchers"]:
+        padded = batcher.get("buffer") is not None
+        name, keys = (
+            ("spacy.batch_by_padded.v1", ("size", "buffer", "discard_oversize", "get_length"))
+            if padded
+            else ("spacy.batch_by_words.v1", ("size", "tolerance", "discard_oversize", "get_length"))
+        )
+        training["batcher"] = {"@batchers": name, **{key: batcher[key] for key in keys if key in batcher}}
+    for block in ("before_update", "before_to_disk"):
+        if (training.get(block) or {}).get("@callbacks", "").startswith("hamr."):
+            training[block] = None
+    return config
+
+
 def variant_config(
     base: Config, name: str, batcher_extra: Optional[Dict] = None, callback_extra: Optional[Dict] = None
 ) -> Config:
-    """A copy of `base` (loaded with interpolate=False) with variant `name`'s two blocks."""
+    """A copy of `base` (loaded with interpolate=False) with variant `name`'s blocks. A base that
+    has HAMR's blocks already lends their settings to the variants that use those blocks (its
+    embedder, its meta_lr...), and the variants without them train as `plain_config(base)`."""
     if name not in VARIANTS:
         raise ValueError(f"Unknown variant {name!r}; choose from {', '.join(VARIANTS)}.")
     variant = VARIANTS[name]
-    config = base.copy()
-    config["training"]["batcher"].update({**variant.batcher, **(batcher_extra or {})})
-    if variant.callback is not None:
-        config["training"]["before_update"] = {**variant.callback, **(callback_extra or {})}
-    if variant.before_to_disk is not None:
-        config["training"]["before_to_disk"] = dict(variant.before_to_disk)
+    config = plain_config(base)
+    training, given = config["training"], base["training"]
+    if variant.batcher or batcher_extra:
+        training["batcher"] = {**given["batcher"], **variant.batcher, **(batcher_extra or {})}
+    for block, blocks in (("before_update", variant.callback), ("before_to_disk", variant.before_to_disk)):
+        if blocks is not None:
+            own = given.get(block) or {}
+            own = own if own.get("@callbacks") == blocks["@callbacks"] else {}
+            training[block] = {**own, **blocks, **((callback_extra or {}) if block == "before_update" else {})}
     return config
