@@ -68,61 +68,17 @@ def adjust(
     nor corpus_prior."""
     import spacy
     from spacy.training import Corpus
-    from spacy.util import load_config, load_meta
 
-    from ..corpus import read_docs
-    from ..logit_adjustment.adjust import (
-        draws_prior,
-        plan_adjustment,
-        recorded_draw_shares,
-        shares_prior,
-        textcat_component,
-        trained_on_draws,
-    )
+    from ..logit_adjustment.adjust import model_prior, plan_adjustment, textcat_component
 
-    if prior is not None and draws_log is not None:
-        raise ValueError("Give the prior as --prior (a training corpus) or --draws-log, not both.")
-    if corpus_prior and draws_log is not None:
-        raise ValueError("--corpus-prior takes the training corpus's distribution: leave out --draws-log.")
-    recorded = None
-    if draws_log is None and not corpus_prior and trained_on_draws(load_config(Path(model) / "config.cfg")):
-        meta_path = Path(model) / "meta.json"
-        recorded = recorded_draw_shares(load_meta(meta_path))
-        trained = f"{model} was trained on the hamr.v1 batcher's resampled draws ([training.batcher] resample = true)"
-        if recorded is None:
-            raise ValueError(
-                f"{trained}, so the class distribution it learned is that of the draws, not of the training "
-                f"corpus, and {meta_path} records none of their class shares (the hamr.v1 callback records "
-                "them): give --draws-log with the batcher's log (its log_path file), or add --corpus-prior to "
-                "adjust with the training corpus's distribution all the same."
-            )
-        if prior is not None:
-            raise ValueError(
-                f"{trained}, and {meta_path} records their class shares, the prior it is adjusted with by "
-                "default: leave out --prior, or add --corpus-prior to take the corpus's distribution instead."
-            )
-    output_folder(output_dir)
     nlp = spacy.load(model)
+    labels = list(nlp.get_pipe(textcat_component(nlp, component)).labels)
+    shares, prior_name = model_prior(model, nlp, labels, prior, draws_log, corpus_prior)
+    output_folder(output_dir)
     dev = list(Corpus(dev_path)(nlp))
-    if draws_log is not None or recorded is not None:
-        labels = list(nlp.get_pipe(textcat_component(nlp, component)).labels)
-        if draws_log is not None:
-            shares, prior_name = draws_prior(draws_log, labels), f"the draws' class shares in {draws_log}"
-        else:
-            shares, prior_name = shares_prior([recorded], labels), f"the draws' class shares in {meta_path}"
-        adjustment = plan_adjustment(
-            nlp, dev, prior=shares, component=component, dev_name=str(dev_path), prior_name=prior_name
-        )
-    else:
-        train_path = prior or nlp.config["paths"].get("train")
-        if not train_path or not Path(train_path).is_file():
-            raise ValueError(
-                f"The model's config names no training corpus that exists ({train_path}): give it with --prior."
-            )
-        train = read_docs(train_path, nlp.vocab)
-        adjustment = plan_adjustment(
-            nlp, dev, train=train, component=component, dev_name=str(dev_path), prior_name=str(train_path)
-        )
+    adjustment = plan_adjustment(
+        nlp, dev, prior=shares, component=component, dev_name=str(dev_path), prior_name=prior_name
+    )
     adjustment.apply()
     nlp.to_disk(output_dir)
     return adjustment

@@ -25,7 +25,7 @@ def compare_cli(
     arms: str = Opt(
         "",
         "--arms",
-        help="Arms to compare, by variant name, comma- or space-separated (default for textcat: baseline, oversample, hamr, baseline_adjusted, oversample_adjusted; for ner: baseline, oversample, hamr, uniform_draws)",
+        help="Arms to compare, by variant name, comma- or space-separated (default for textcat: baseline, oversample, hamr, baseline_adjusted; for ner: baseline, oversample, hamr, uniform_draws)",
     ),
     seeds: int = Opt(3, "--seeds", help="Seeds per arm (0 to N-1), at least 2"),
     test_path: Optional[Path] = Opt(
@@ -87,6 +87,7 @@ def compare(
 ) -> Dict:
     """Plan, train and report a comparison; return its verdict. Raises ValueError before any
     training for what the runs could not train. executor: makes the engine's executor."""
+    from ..comparison.adjusted import adjusted_scores, adjusts, base_arm
     from ..comparison.plan import comparison_specs, plan_comparison, small_dev_classes
     from ..comparison.report import write_report
     from ..comparison.verdict import per_seed_scores, verdict
@@ -97,9 +98,13 @@ def compare(
     output_dir = output_folder(output_dir)
     specs = comparison_specs(plan, output_dir)
     msg.info(
-        f"{len(specs)} trainings: {len(plan.arms)} arms ({', '.join(plan.arms)}) x {len(plan.seeds)} seeds, "
+        f"{len(specs)} trainings: {len(plan.trained)} arm{'s' * (len(plan.trained) > 1)} ({', '.join(plan.trained)}) "
+        f"x {len(plan.seeds)} seeds, "
         f"each {plan.budget_note}"
     )
+    for arm in plan.arms:
+        if adjusts(arm):
+            msg.text(f"{arm} trains nothing: it logit-adjusts the models of {base_arm(arm)}, seed for seed.")
     small = small_dev_classes(plan)
     if small:
         msg.warn(
@@ -112,12 +117,28 @@ def compare(
         Ledger(output_dir / "ledger.jsonl"),
         say=msg.text,
     )
-    run_records = [records[spec.key] for spec in specs]
-    scores = per_seed_scores(plan, run_records)
+    results = {arm: {} for arm in (*plan.trained, *plan.arms)}
+    for spec in specs:
+        record = records[spec.key]
+        results[record["arm"]][record["seed"]] = {
+            "metrics": record["metrics"],
+            "updates": record["updates"],
+            "seconds": record["train_seconds"] + record["evaluate_seconds"],
+            "model": spec.output / "model-best",
+        }
+    runs_seconds = sum(result["seconds"] for by_seed in results.values() for result in by_seed.values())
+    for arm in plan.arms:
+        if adjusts(arm):
+            msg.text(f"{arm}: adjusting the models of {base_arm(arm)}")
+            for seed, base in results[base_arm(arm)].items():
+                adjusted = adjusted_scores(base["model"], plan.corpora)
+                results[arm][seed] = {
+                    **base,
+                    "metrics": adjusted["metrics"],
+                    "seconds": base["seconds"] + adjusted["seconds"],
+                }
+    scores = per_seed_scores(plan, results)
     result = verdict(plan, scores)
-    seconds = {
-        "runs": round(sum(r["train_seconds"] + r["evaluate_seconds"] for r in run_records), 1),
-        "wall": round(time.perf_counter() - start, 1),
-    }
+    seconds = {"runs": round(runs_seconds, 1), "wall": round(time.perf_counter() - start, 1)}
     write_report(output_dir, plan, scores, result, seconds)
     return result

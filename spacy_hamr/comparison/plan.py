@@ -1,26 +1,25 @@
 """What a comparison trains, decided and checked before the first training:
 the task, the arms, the seeds, the update budget every arm gets, and the runs."""
 
-from collections import Counter
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
 from spacy import util
 from spacy.language import Language
 from spacy.schemas import ConfigSchemaTraining
-from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.util import registry
-from spacy.vocab import Vocab
 from thinc.api import Config
 
 from ..corpus import read_docs
 from ..engine import RunSpec, config_text
 from ..experiments.variants import VARIANTS, variant_config
-from ..labels import class_counts, corpus_labels, primary_labels
+from ..labels import class_counts
+from ..logit_adjustment.adjust import trained_on_draws
+from .adjusted import adjusts, base_arm
 
 DEFAULT_ARMS = {
-    "textcat": ["baseline", "oversample", "hamr", "baseline_adjusted", "oversample_adjusted"],
+    "textcat": ["baseline", "oversample", "hamr", "baseline_adjusted"],
     "ner": ["baseline", "oversample", "hamr", "uniform_draws"],
 }
 TASKS = {"textcat": "textcat", "textcat_multilabel": "textcat", "ner": "ner"}
@@ -36,8 +35,9 @@ class ComparisonPlan(NamedTuple):
     corpora: Dict[str, Path]  # train, dev and, where given, test
     train_counts: Dict[str, int]  # class -> training mentions
     dev_counts: Dict[str, int]
-    configs: Dict[str, str]  # arm -> its config text, the budget pinned: what best.cfg holds, and every run
-    # of the arm trains (with its seed and the engine's evaluation log)
+    configs: Dict[str, str]  # arm -> its config text, the budget pinned: what best.cfg holds, and what every
+    # run of a trained arm trains (with its seed and the engine's evaluation log)
+    trained: List[str]  # the arms that train: an arm that logit-adjusts another's models trains nothing
 
 
 def plan_comparison(
@@ -69,70 +69,56 @@ def plan_comparison(
             raise ValueError(f"--arms: {arm!r} adjusts a text classifier's logits; it does not apply to NER.")
     if len(set(arms)) < 2 or len(set(arms)) != len(arms):
         raise ValueError(f"--arms {' '.join(arms)}: name at least two different arms, each once.")
+    _check_priors(config, arms)
     corpora = _corpora(nlp.config.interpolate()["paths"], test_path)
     train_docs = read_docs(corpora["train"], nlp.vocab)
     train_counts = _class_counts(train_docs, corpora["train"], task)
-    dev_counts = _class_counts(read_docs(corpora["dev"], nlp.vocab), corpora["dev"], task)
+    dev_docs = read_docs(corpora["dev"], nlp.vocab)
+    dev_counts = _class_counts(dev_docs, corpora["dev"], task)
+    if any(adjusts(arm) for arm in arms) and len(dev_docs) < 2:
+        raise ValueError(
+            f"{corpora['dev']} holds one example: a logit adjustment is chosen on one half of dev and scored on the other."
+        )
     _check_labels(nlp, config, train_counts, corpora["train"])
     updates, note = _budget(training, train_docs, nlp, steps, epochs)
     # Equal updates for every arm: no early stop, and HAMR's longer epochs do not count.
     pinned = {"training.max_steps": updates, "training.max_epochs": 0, "training.patience": 0}
-    configs = {
-        arm: util.load_config_from_str(
-            variant_config(config, arm).to_str(), overrides=pinned, interpolate=False
-        ).to_str()
-        for arm in arms
-    }
+    configs = {arm: _pinned(variant_config(config, arm), pinned) for arm in arms}
+    trained = list(dict.fromkeys(base_arm(arm) for arm in arms))
+    for arm in trained:
+        if arm not in configs:  # the base of an adjusted arm, trained for it alone
+            configs[arm] = _pinned(variant_config(config, arm), pinned)
     return ComparisonPlan(
-        task, arms, list(range(seeds)), updates, note, corpora, dict(train_counts), dict(dev_counts), configs
+        task,
+        arms,
+        list(range(seeds)),
+        updates,
+        note,
+        corpora,
+        dict(train_counts),
+        dict(dev_counts),
+        configs,
+        trained,
     )
 
 
-def tunes_on_dev(arm: str) -> bool:
-    """Whether the arm chooses something on dev after training (a logit adjustment's strength)."""
-    return VARIANTS[arm].textcat_only
-
-
 def comparison_specs(plan: ComparisonPlan, output_dir: Path) -> List[RunSpec]:
-    """The runs. Where an arm tunes its logit adjustment on dev, dev is split in two halves, class by
-    class: the adjustment is tuned on one (dev_tune.spacy) and every arm is compared on the other
-    (dev_score.spacy), so that no arm is scored on what it was tuned on. Every arm still picks
-    model-best on the whole of dev, as spaCy does."""
-    corpora = dict(plan.corpora)
-    scored = "dev"
-    if any(tunes_on_dev(arm) for arm in plan.arms):
-        corpora["dev_tune"], corpora["dev_score"] = split_dev(plan.corpora["dev"], output_dir)
-        scored = "dev_score"
-    evaluate = (scored, "test") if "test" in corpora else (scored,)
+    """The runs: every trained arm, every seed, model-best scored on dev and on test where given."""
+    evaluate = ("dev", "test") if "test" in plan.corpora else ("dev",)
     return [
         RunSpec(
             name=f"{arm} seed {seed}",
             config=config_text(Config().from_str(plan.configs[arm], interpolate=False), {"system.seed": seed}),
-            corpora=corpora,
+            corpora=plan.corpora,
             output=output_dir / "runs" / f"{arm}_s{seed}",
             evaluate=evaluate,
-            settings={"training.before_to_disk.dev_path": "dev_tune"} if tunes_on_dev(arm) else {},
             cost=plan.updates,
             group=(plan.task, arm),
             info={"arm": arm, "seed": seed},
         )
         for seed in plan.seeds
-        for arm in plan.arms
+        for arm in plan.trained
     ]
-
-
-def split_dev(dev: Path, output_dir: Path):
-    """dev's examples in two halves, alternating within each class (by each example's rarest class), in
-    corpus order: (dev_tune.spacy, dev_score.spacy) in output_dir."""
-    docs = read_docs(dev, Vocab())
-    halves, seen = ([], []), Counter()
-    for doc, label in zip(docs, primary_labels(corpus_labels(docs))):
-        halves[seen[label] % 2].append(doc)
-        seen[label] += 1
-    paths = (output_dir / "dev_tune.spacy", output_dir / "dev_score.spacy")
-    for half, path in zip(halves, paths):
-        DocBin(docs=half, store_user_data=True).to_disk(path)
-    return paths
 
 
 def small_dev_classes(plan: ComparisonPlan) -> List[str]:
@@ -142,6 +128,23 @@ def small_dev_classes(plan: ComparisonPlan) -> List[str]:
         for label in sorted(plan.train_counts)
         if plan.dev_counts.get(label, 0) < SMALL_DEV_CLASS
     ]
+
+
+def _pinned(config: Config, pinned: Dict) -> str:
+    return util.load_config_from_str(config.to_str(), overrides=pinned, interpolate=False).to_str()
+
+
+def _check_priors(config: Config, arms: Sequence[str]) -> None:
+    """An adjusted arm's prior is the class distribution its base arm's model learned: for a model
+    trained on the hamr.v1 batcher's draws, their class shares, which only the hamr.v1 callback records."""
+    for arm in arms:
+        base = base_arm(arm)
+        if base != arm and trained_on_draws(variant_config(config, base)) and VARIANTS[base].callback is None:
+            raise ValueError(
+                f"--arms: {arm!r} adjusts the logits of {base!r}, which trains on the hamr.v1 batcher's draws "
+                "without the hamr.v1 callback, so its model records no class shares of those draws to adjust by. "
+                f"Compare {base!r} itself (with class-balanced draws the adjustment would change nothing)."
+            )
 
 
 def _task_of(nlp: Language, config_path: Path) -> str:

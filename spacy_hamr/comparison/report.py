@@ -64,8 +64,10 @@ def markdown(plan: ComparisonPlan, report: Dict) -> str:
     tuned = [arm for arm in plan.arms if report["arms"][arm]["tuned_on_dev"]]
     if tuned:
         lines += [
-            f"{', '.join(tuned)} tune their logit adjustment on half of dev (dev_tune.spacy); every arm is "
-            "scored on the other half (dev_score.spacy), so the dev columns are that half's.",
+            f"{', '.join(tuned)} train nothing: each logit-adjusts its base arm's models, seed for seed. The "
+            "adjustment is chosen on dev, so its dev score is cross-fitted: chosen on each half of dev (split "
+            "class by class), scored on the other. Its test score takes the adjustment chosen on all of dev, "
+            "as best.cfg does.",
             "",
         ]
     header = "| arm | dev | vs " + control + " | vs best | smallest class (dev) |"

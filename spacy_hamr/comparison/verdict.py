@@ -9,21 +9,25 @@ from typing import Dict, List
 from ..experiments.metrics import macro_f1, per_class_f1
 from ..experiments.paired import paired_difference
 from ..experiments.variants import VARIANTS
-from .plan import ComparisonPlan, tunes_on_dev
+from .adjusted import adjusts
+from .plan import ComparisonPlan
 
 CONTROL = "baseline"
 
 
-def per_seed_scores(plan: ComparisonPlan, records: List[Dict]) -> Dict[str, Dict[str, Dict]]:
-    """{arm: {seed: {"dev", "test" (macro-F1), "dev_per_class", "test_per_class", "updates", "seconds"}}}."""
-    scores: Dict[str, Dict[str, Dict]] = {arm: {} for arm in plan.arms}
-    for record in records:
-        row = {"updates": record["updates"], "seconds": round(record["train_seconds"] + record["evaluate_seconds"], 1)}
-        for corpus, metrics in record["metrics"].items():
-            corpus = "dev" if corpus == "dev_score" else corpus  # the half of dev no arm was tuned on
-            row[corpus] = round(macro_f1(metrics), 2)
-            row[f"{corpus}_per_class"] = {label: round(f, 2) for label, f in per_class_f1(metrics).items()}
-        scores[record["arm"]][str(record["seed"])] = row
+def per_seed_scores(plan: ComparisonPlan, results: Dict[str, Dict[int, Dict]]) -> Dict[str, Dict[str, Dict]]:
+    """{arm: {seed: {"dev", "test" (macro-F1), "dev_per_class", "test_per_class", "updates", "seconds"}}},
+    from results: {arm: {seed: {"metrics": {corpus: what spacy evaluate writes}, "updates", "seconds"}}}."""
+    scores: Dict[str, Dict[str, Dict]] = {}
+    for arm in plan.arms:
+        scores[arm] = {}
+        for seed in plan.seeds:
+            result = results[arm][seed]
+            row = {"updates": result["updates"], "seconds": round(result["seconds"], 1)}
+            for corpus, metrics in result["metrics"].items():
+                row[corpus] = round(macro_f1(metrics), 2)
+                row[f"{corpus}_per_class"] = {label: round(f, 2) for label, f in per_class_f1(metrics).items()}
+            scores[arm][str(seed)] = row
     return scores
 
 
@@ -38,8 +42,8 @@ def verdict(plan: ComparisonPlan, scores: Dict[str, Dict[str, Dict]]) -> Dict:
     for arm in plan.arms:
         rows = list(scores[arm].values())
         summary = {
-            # A logit adjustment picks its strength on one half of dev; the arms are scored on the other.
-            "tuned_on_dev": tunes_on_dev(arm),
+            # A logit adjustment picks its strength on dev: its dev score is cross-fitted (comparison/adjusted.py).
+            "tuned_on_dev": adjusts(arm),
             "dev": _mean_sd([row["dev"] for row in rows]),
             "smallest_class_dev": round(mean(row["dev_per_class"].get(smallest, 0.0) for row in rows), 2),
             "updates": sorted({row["updates"] for row in rows}),

@@ -27,8 +27,6 @@ class RunSpec:
     corpora: {"train": path, "dev": path, and the corpus to score model-best on, if any}.
     output: the run's folder on the driver (model-best, model-last, train.log, eval_log.jsonl).
     evaluate: the corpora of `corpora` that model-best is scored on after training (e.g. ("dev", "test")).
-    settings: config settings that name one of `corpora`, set to its path where the run trains
-        ({"training.before_to_disk.dev_path": "dev_tune"}): train and dev go to [paths] already.
     cost: the run's expected size (e.g. training tokens x epochs): longest first, and the time left.
     group: runs whose seconds per unit of cost are alike, most alike first: (task, arm).
     info: fields copied into the ledger record (dataset, arm, seed, epochs...).
@@ -39,14 +37,13 @@ class RunSpec:
     corpora: Dict[str, Path] = field(hash=False)
     output: Path
     evaluate: Tuple[str, ...] = ()
-    settings: Dict[str, str] = field(default_factory=dict, hash=False)
     cost: float = 1.0
     group: Tuple[str, ...] = ()
     info: Dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         missing = [name for name in ("train", "dev") if name not in self.corpora]
-        missing += [name for name in (*self.evaluate, *self.settings.values()) if name not in self.corpora]
+        missing += [name for name in self.evaluate if name not in self.corpora]
         if missing:
             raise ValueError(f"{self.name}: corpora {sorted(self.corpora)} lack {missing}")
         for name, path in self.corpora.items():
@@ -58,12 +55,12 @@ class RunSpec:
         """What makes the run: its config, its corpora's content, the evaluated corpora and the code's versions.
         The corpora's paths are not part of it: a run is the same wherever its files lie."""
         digests = {name: file_digest(Path(p)) for name, p in self.corpora.items()}
-        return run_key(self.config, digests, self.evaluate, self.settings)
+        return run_key(self.config, digests, self.evaluate)
 
     @property
     def fields(self) -> Dict:
         """What a run needs besides its corpora, as plain data (it travels to Ray)."""
-        return {"name": self.name, "config": self.config, "evaluate": self.evaluate, "settings": self.settings}
+        return {"name": self.name, "config": self.config, "evaluate": self.evaluate}
 
     @property
     def staging(self) -> Path:
@@ -72,12 +69,11 @@ class RunSpec:
         return self.output.with_name(self.output.name + ".partial")
 
 
-def run_key(config: str, digests: Dict[str, str], evaluate: Tuple[str, ...], settings: Dict[str, str]) -> str:
+def run_key(config: str, digests: Dict[str, str], evaluate: Tuple[str, ...]) -> str:
     made_of = {
         "config": config,
         "corpora": digests,
         "evaluate": list(evaluate),
-        "settings": settings,
         "spacy": spacy.__version__,
         "spacy_hamr": __version__,
     }

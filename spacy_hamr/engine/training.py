@@ -106,8 +106,6 @@ def train_and_evaluate(
     command = [sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(workdir)]
     command += ["--paths.train", str(corpora["train"]), "--paths.dev", str(corpora["dev"]), "--gpu-id", str(gpu_id)]
     command += ["--training.logger.logger2.path", str(workdir / EVAL_LOG)]
-    for setting, corpus in spec_fields["settings"].items():
-        command += [f"--{setting}", str(corpora[corpus])]
     batcher = Config().from_str(spec_fields["config"], interpolate=False)["training"].get("batcher", {})
     if batcher.get("@batchers") == "hamr.v1":  # HAMR's per-epoch statistics, for reports
         command += ["--training.batcher.log_path", str(workdir / "hamr_log.jsonl")]

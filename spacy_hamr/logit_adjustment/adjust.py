@@ -25,6 +25,7 @@ scores per label), which `check_output_bias` verifies on the model before any ch
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
@@ -36,6 +37,7 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import Config, Model
 
+from ..corpus import read_docs
 from ..errors import HamrWarning
 from ..labels import class_counts
 from ..textcat_output import exclusive_classes_block, scores_per_label
@@ -63,6 +65,7 @@ class Adjustment:
     prior: Dict[str, float] = field(default_factory=dict)  # exclusive textcat: the class prior tau scales
     prior_name: Optional[str] = None  # where the prior comes from
     thresholds: Dict[str, float] = field(default_factory=dict)  # multilabel
+    softmax: bool = False  # whether the labels share one softmax (else one sigmoid each)
 
     def describe(self) -> str:
         chosen = (
@@ -79,6 +82,10 @@ class Adjustment:
     def apply(self) -> None:
         """Write the shift into the component's output bias."""
         shift_bias(self.layer, self.delta)
+
+    def predictions(self, probs: numpy.ndarray) -> numpy.ndarray:
+        """What the adjusted component predicts for docs it predicted `probs` for (N, labels)."""
+        return shifted(probs, self.delta, self.softmax)
 
 
 def textcat_component(nlp: Language, name: Optional[str] = None) -> str:
@@ -179,6 +186,51 @@ def recorded_draw_shares(meta: Dict) -> Optional[Dict[str, float]]:
     return meta.get(META_KEY, {}).get("draw_shares") or None
 
 
+def model_prior(
+    model: Path,
+    nlp: Language,
+    labels: Sequence[str],
+    prior_path: Optional[Path] = None,
+    draws_log: Optional[Path] = None,
+    corpus_prior: bool = False,
+) -> Tuple[numpy.ndarray, str]:
+    """The class prior (over `labels`) to adjust the pipeline `nlp`, saved at `model`, by, and
+    where it comes from. A model trained on HAMR's resampled draws learned their class
+    distribution: the draws' class shares from draws_log, else those its meta.json records,
+    unless corpus_prior. Otherwise the class distribution of prior_path, or of the training
+    corpus its config names. Raises ValueError, naming the option to give, where the prior
+    is not to be had or the options contradict each other."""
+    if prior_path is not None and draws_log is not None:
+        raise ValueError("Give the prior as --prior (a training corpus) or --draws-log, not both.")
+    if corpus_prior and draws_log is not None:
+        raise ValueError("--corpus-prior takes the training corpus's distribution: leave out --draws-log.")
+    if draws_log is not None:
+        return draws_prior(draws_log, labels), f"the draws' class shares in {draws_log}"
+    if not corpus_prior and trained_on_draws(nlp.config):
+        meta_path = Path(model) / "meta.json"
+        recorded = recorded_draw_shares(nlp.meta)
+        trained = f"{model} was trained on the hamr.v1 batcher's resampled draws ([training.batcher] resample = true)"
+        if recorded is None:
+            raise ValueError(
+                f"{trained}, so the class distribution it learned is that of the draws, not of the training "
+                f"corpus, and {meta_path} records none of their class shares (the hamr.v1 callback records "
+                "them): give --draws-log with the batcher's log (its log_path file), or add --corpus-prior to "
+                "adjust with the training corpus's distribution all the same."
+            )
+        if prior_path is not None:
+            raise ValueError(
+                f"{trained}, and {meta_path} records their class shares, the prior it is adjusted with by "
+                "default: leave out --prior, or add --corpus-prior to take the corpus's distribution instead."
+            )
+        return shares_prior([recorded], labels), f"the draws' class shares in {meta_path}"
+    train_path = prior_path or nlp.config["paths"].get("train")
+    if not train_path or not Path(train_path).is_file():
+        raise ValueError(
+            f"The model's config names no training corpus that exists ({train_path}): give it with --prior."
+        )
+    return class_prior(read_docs(train_path, nlp.vocab), labels), str(train_path)
+
+
 def predict(nlp: Language, examples: Sequence[Example], labels: Sequence[str]) -> Tuple[List[Example], numpy.ndarray]:
     """The examples with the pipeline's predictions, and the (N, labels) scores."""
     docs = nlp.pipe([eg.predicted.copy() for eg in examples])
@@ -255,7 +307,15 @@ def choose_adjustment(
         tau = float(TAUS[best])
         shares = {label: float(p) for label, p in zip(labels, prior)}
         return Adjustment(
-            pipe.name, layer, -tau * log_prior, before, scores[best], tau=tau, prior=shares, prior_name=prior_name
+            pipe.name,
+            layer,
+            -tau * log_prior,
+            before,
+            scores[best],
+            tau=tau,
+            prior=shares,
+            prior_name=prior_name,
+            softmax=softmax,
         )
     t0 = float(pipe.cfg.get("threshold", 0.5))
     logit = lambda t: numpy.log(t / (1 - t))  # noqa: E731
@@ -329,6 +389,24 @@ def check_output_bias(nlp: Language, name: str, sample: Sequence[Example], befor
         )
 
 
+def dev_predictions(
+    nlp: Language, dev: Sequence[Example], component: Optional[str] = None, dev_name: Optional[str] = None
+) -> Tuple[TextCategorizer, Model, List[Example], numpy.ndarray]:
+    """What an adjustment is chosen from: the component, its output-bias layer, and its
+    predictions on `dev` (examples and (N, labels) scores), after checking that the
+    component's output bias can take the adjustment."""
+    name = textcat_component(nlp, component)
+    pipe = nlp.get_pipe(name)
+    check_output_kind(nlp, name)
+    layer = output_bias_layer(nlp, name)
+    if not dev:
+        raise ValueError("[hamr] The dev corpus is empty: the adjustment is chosen on it.")
+    check_dev_labels(dev, pipe, dev_name)
+    predicted, probs = predict(nlp, dev, pipe.labels)
+    check_output_bias(nlp, name, dev[:CHECK_DOCS], probs[:CHECK_DOCS], layer)
+    return pipe, layer, predicted, probs
+
+
 def plan_adjustment(
     nlp: Language,
     dev: Sequence[Example],
@@ -345,15 +423,7 @@ def plan_adjustment(
     from the `train` docs. Only exclusive textcat uses it. dev_name, prior_name:
     where dev and the prior come from, for the messages.
     """
-    name = textcat_component(nlp, component)
-    pipe = nlp.get_pipe(name)
-    check_output_kind(nlp, name)
-    layer = output_bias_layer(nlp, name)
-    if not dev:
-        raise ValueError("[hamr] The dev corpus is empty: the adjustment is chosen on it.")
-    check_dev_labels(dev, pipe, dev_name)
-    predicted, probs = predict(nlp, dev, pipe.labels)
-    check_output_bias(nlp, name, dev[:CHECK_DOCS], probs[:CHECK_DOCS], layer)
+    pipe, layer, predicted, probs = dev_predictions(nlp, dev, component, dev_name)
     if prior is None:
         if train is None:
             raise ValueError("[hamr] Logit adjustment needs the class prior: give the training corpus.")

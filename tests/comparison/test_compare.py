@@ -7,14 +7,15 @@ import sys
 from statistics import mean, stdev
 
 import pytest
+import spacy
 import srsly
 from spacy.cli import app
-from spacy.vocab import Vocab
-from thinc.api import Config
+from spacy.scorer import Scorer
+from spacy.training import Corpus, Example
 from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
-from spacy_hamr.corpus import read_docs
+from spacy_hamr.comparison.adjusted import dev_halves
 from spacy_hamr.experiments.metrics import macro_f1
 
 from ..conftest import generated_corpus, textcat_examples, write_corpus
@@ -33,6 +34,12 @@ def inputs(tmp_path_factory):
         init_config(folder, task, f"{task}.cfg")
     write_corpus(folder / "textcat" / "test.spacy", textcat_examples(30, seed=2))
     return folder
+
+
+def run_cli(*args) -> int:
+    result = CliRunner().invoke(app, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+    return result.exit_code
 
 
 def said(result) -> str:
@@ -128,20 +135,53 @@ def test_bad_input_is_refused_before_any_training(inputs, tmp_path, task, extra,
 
 
 @pytest.mark.slow
-def test_an_arm_tuned_on_dev_is_scored_on_the_half_it_was_not_tuned_on(inputs, tmp_path):
-    args = [*corpus_args(inputs, "textcat"), "--arms", "baseline,baseline_adjusted", *TINY]
-    result = compare(inputs / "textcat.cfg", tmp_path, *args)
+def test_an_adjusted_arm_trains_nothing_and_is_cross_fitted_on_dev(inputs, tmp_path):
+    """baseline_adjusted takes baseline's models: its dev score is the adjustment chosen on each half
+    of dev scoring the other (recomputed here with `spacy hamr adjust`), its test score the one chosen
+    on all of dev."""
+    out, data = tmp_path / "cmp", inputs / "textcat"
+    args = [*corpus_args(inputs, "textcat"), "--test", data / "test.spacy", "--arms", "baseline,baseline_adjusted"]
+    result = compare(inputs / "textcat.cfg", out, *args, *TINY)
     assert result.exit_code == 0, result.output
-    halves = [len(read_docs(tmp_path / f"dev_{half}.spacy", Vocab())) for half in ("tune", "score")]
-    assert sum(halves) == len(read_docs(inputs / "textcat" / "dev.spacy", Vocab())) and abs(halves[0] - halves[1]) <= 3
-    report = srsly.read_json(tmp_path / "report.json")
-    for arm in ("baseline", "baseline_adjusted"):
-        run = tmp_path / "runs" / f"{arm}_s0"
-        assert report["per_seed"][arm]["0"]["dev"] == round(
-            macro_f1(srsly.read_json(run / "metrics_dev_score.json")), 2
-        )
-    saved = Config().from_disk(
-        tmp_path / "runs" / "baseline_adjusted_s0" / "model-best" / "config.cfg", interpolate=False
+    assert "2 trainings: 1 arm (baseline) x 2 seeds" in said(result)
+    assert sorted(path.name for path in (out / "runs").iterdir()) == ["baseline_s0", "baseline_s1"]
+    report = srsly.read_json(out / "report.json")
+    assert report["arms"]["baseline_adjusted"]["tuned_on_dev"]
+    nlp = spacy.blank("en")
+    dev = list(Corpus(data / "dev.spacy")(nlp))
+    halves = dev_halves(dev)
+    assert sorted(halves[0] + halves[1]) == list(range(len(dev))) and abs(len(halves[0]) - len(halves[1])) <= 3
+    for i, half in enumerate(halves):
+        write_corpus(tmp_path / f"half{i}.spacy", [dev[j] for j in half])
+    for seed in "01":
+        model = out / "runs" / f"baseline_s{seed}" / "model-best"
+        predicted = {}
+        for tuned in (0, 1):
+            adjusted = tmp_path / f"adjusted_s{seed}_{tuned}"
+            assert run_cli("hamr", "adjust", model, tmp_path / f"half{tuned}.spacy", adjusted) == 0
+            scored = halves[1 - tuned]
+            for j, doc in zip(scored, spacy.load(adjusted).pipe(dev[j].reference.text for j in scored)):
+                predicted[j] = Example(doc, dev[j].reference)
+        examples = [predicted[j] for j in range(len(dev))]
+        crossed = Scorer.score_cats(examples, "cats", labels=["big", "mid", "rare"], multi_label=False)
+        assert report["per_seed"]["baseline_adjusted"][seed]["dev"] == round(macro_f1(crossed), 2)
+        adjusted = tmp_path / f"adjusted_s{seed}_all"
+        assert run_cli("hamr", "adjust", model, data / "dev.spacy", adjusted) == 0
+        metrics = tmp_path / f"adjusted_s{seed}.json"
+        assert run_cli("evaluate", adjusted, data / "test.spacy", "--output", metrics) == 0
+        assert report["per_seed"]["baseline_adjusted"][seed]["test"] == round(macro_f1(srsly.read_json(metrics)), 2)
+    assert "cross-fitted" in (out / "report.md").read_text()
+
+
+def test_an_adjustment_of_a_model_that_records_no_draws_is_refused(inputs, tmp_path):
+    result = compare(
+        inputs / "textcat.cfg",
+        tmp_path / "out",
+        *corpus_args(inputs, "textcat"),
+        "--steps",
+        20,
+        "--arms",
+        "baseline,oversample_adjusted",
     )
-    assert saved["training"]["before_to_disk"]["dev_path"].endswith("dev_tune.spacy")
-    assert "dev_score.spacy" in (tmp_path / "report.md").read_text()
+    assert result.exit_code == 1
+    assert "'oversample_adjusted' adjusts the logits of 'oversample'" in said(result), result.output
