@@ -15,7 +15,6 @@ from ..corpus import read_docs
 from ..engine import RunSpec, config_text
 from ..experiments.variants import VARIANTS, variant_config
 from ..labels import class_counts
-from ..logit_adjustment.adjust import trained_on_draws
 from .adjusted import adjusts, base_arm
 
 DEFAULT_ARMS = {
@@ -69,7 +68,6 @@ def plan_comparison(
             raise ValueError(f"--arms: {arm!r} adjusts a text classifier's logits; it does not apply to NER.")
     if len(set(arms)) < 2 or len(set(arms)) != len(arms):
         raise ValueError(f"--arms {' '.join(arms)}: name at least two different arms, each once.")
-    _check_priors(config, arms)
     corpora = _corpora(nlp.config.interpolate()["paths"], test_path)
     train_docs = read_docs(corpora["train"], nlp.vocab)
     train_counts = _class_counts(train_docs, corpora["train"], task)
@@ -132,19 +130,6 @@ def small_dev_classes(plan: ComparisonPlan) -> List[str]:
 
 def _pinned(config: Config, pinned: Dict) -> str:
     return util.load_config_from_str(config.to_str(), overrides=pinned, interpolate=False).to_str()
-
-
-def _check_priors(config: Config, arms: Sequence[str]) -> None:
-    """An adjusted arm's prior is the class distribution its base arm's model learned: for a model
-    trained on the hamr.v1 batcher's draws, their class shares, which only the hamr.v1 callback records."""
-    for arm in arms:
-        base = base_arm(arm)
-        if base != arm and trained_on_draws(variant_config(config, base)) and VARIANTS[base].callback is None:
-            raise ValueError(
-                f"--arms: {arm!r} adjusts the logits of {base!r}, which trains on the hamr.v1 batcher's draws "
-                "without the hamr.v1 callback, so its model records no class shares of those draws to adjust by. "
-                f"Compare {base!r} itself (with class-balanced draws the adjustment would change nothing)."
-            )
 
 
 def _task_of(nlp: Language, config_path: Path) -> str:

@@ -71,9 +71,8 @@ _VARIANTS = {
     "uniform_draws": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 1.0}, None),
     "sqrt_oversample": ({**HAMR_BATCHER, "alpha": 0.0, "boost_weight": 0.0, "class_power": 0.5}, None),
     "inverse_freq": ({**HAMR_BATCHER, "resample": False}, {**HAMR_CALLBACK, "weighting": "inverse_frequency"}),
-    # Post-hoc logit adjustment (tau on dev) of the plain config, of the batcher alone and of HAMR.
+    # Post-hoc logit adjustment (tau on dev) of the plain config and of HAMR (hamr_adjusted, below).
     "baseline_adjusted": ({}, None, LOGIT_ADJUSTMENT),
-    "oversample_adjusted": (OVERSAMPLE, None, LOGIT_ADJUSTMENT),
     # Plain spaCy training that records each example's predictions for the label-error
     # report (docs/label-errors.md): spaCy's shuffled epochs, unweighted losses.
     "record_only": (

@@ -171,17 +171,3 @@ def test_an_adjusted_arm_trains_nothing_and_is_cross_fitted_on_dev(inputs, tmp_p
         assert run_cli("evaluate", adjusted, data / "test.spacy", "--output", metrics) == 0
         assert report["per_seed"]["baseline_adjusted"][seed]["test"] == round(macro_f1(srsly.read_json(metrics)), 2)
     assert "cross-fitted" in (out / "report.md").read_text()
-
-
-def test_an_adjustment_of_a_model_that_records_no_draws_is_refused(inputs, tmp_path):
-    result = compare(
-        inputs / "textcat.cfg",
-        tmp_path / "out",
-        *corpus_args(inputs, "textcat"),
-        "--steps",
-        20,
-        "--arms",
-        "baseline,oversample_adjusted",
-    )
-    assert result.exit_code == 1
-    assert "'oversample_adjusted' adjusts the logits of 'oversample'" in said(result), result.output
