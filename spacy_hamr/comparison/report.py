@@ -61,6 +61,13 @@ def markdown(plan: ComparisonPlan, report: Dict) -> str:
         f"({', '.join(report['tied_with_best'])}; best: {report['best']}).",
         "",
     ]
+    if report["recommended"] != report["best"]:
+        gap = report["arms"][report["recommended"]]["against_best"]
+        lines += [
+            f"It is {_signed(gap)} from {report['best']} on dev: the seeds cannot tell them apart at this "
+            "size. More seeds (`--seeds`) narrow the standard error as the square root of their number.",
+            "",
+        ]
     tuned = [arm for arm in plan.arms if report["arms"][arm]["tuned_on_dev"]]
     if tuned:
         lines += [
