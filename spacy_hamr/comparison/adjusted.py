@@ -14,7 +14,7 @@ saves.
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from spacy.training import Corpus, Example
 
@@ -62,8 +62,7 @@ def dev_halves(examples: List[Example]) -> Tuple[List[int], List[int]]:
 def adjusted_scores(model: Path, corpora: Dict[str, Path]) -> Dict:
     """Score the logit-adjusted `model` (a base arm's model-best): {"metrics": {"dev": the
     cross-fitted dev scores, "test": where corpora has it, with the adjustment chosen on all of
-    dev}, as `spacy evaluate` writes them, "tau" (chosen on all of dev; None for
-    textcat_multilabel), "seconds"}."""
+    dev}, as `spacy evaluate` writes them, "seconds"}."""
     import spacy
 
     start = time.perf_counter()
@@ -74,9 +73,7 @@ def adjusted_scores(model: Path, corpora: Dict[str, Path]) -> Dict:
     # distribution (named here: the path in its config is where it trained, maybe another machine).
     prior, prior_name = model_prior(model, nlp, pipe.labels, None if trained_on_draws(nlp.config) else corpora["train"])
 
-    def chosen_on(indices: Optional[List[int]] = None):
-        if indices is None:
-            return choose_adjustment(pipe, layer, predicted, probs, prior, prior_name)
+    def chosen_on(indices: List[int]):
         return choose_adjustment(pipe, layer, [predicted[i] for i in indices], probs[indices], prior, prior_name)
 
     halves = dev_halves(dev)
@@ -84,8 +81,8 @@ def adjusted_scores(model: Path, corpora: Dict[str, Path]) -> Dict:
     for tuned, scored in (halves, halves[::-1]):
         crossed[scored] = chosen_on(tuned).predictions(probs[scored])
     metrics = {"dev": textcat_scores(pipe, predicted, crossed)}
-    adjustment = chosen_on()
+    adjustment = chosen_on(list(range(len(dev))))
     if "test" in corpora:
         test_predicted, test_probs = predict(nlp, list(Corpus(corpora["test"])(nlp)), pipe.labels)
         metrics["test"] = textcat_scores(pipe, test_predicted, adjustment.predictions(test_probs))
-    return {"metrics": metrics, "tau": adjustment.tau, "seconds": time.perf_counter() - start}
+    return {"metrics": metrics, "seconds": time.perf_counter() - start}
