@@ -25,7 +25,7 @@ def compare_cli(
     arms: str = Opt(
         "",
         "--arms",
-        help="Arms to compare, by variant name, comma- or space-separated (default for textcat: baseline, oversample, hamr, baseline_adjusted; for ner: baseline, oversample, hamr, uniform_draws)",
+        help="Arms to compare, by variant name, comma- or space-separated (default for textcat: baseline, oversample, hamr, baseline_adjusted, hamr_adjusted; for ner: baseline, oversample, hamr, uniform_draws)",
     ),
     seeds: int = Opt(3, "--seeds", help="Seeds per arm (0 to N-1), at least 2"),
     test_path: Optional[Path] = Opt(

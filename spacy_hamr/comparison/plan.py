@@ -18,7 +18,9 @@ from ..labels import class_counts
 from .adjusted import adjusts, base_arm
 
 DEFAULT_ARMS = {
-    "textcat": ["baseline", "oversample", "hamr", "baseline_adjusted"],
+    # The adjusted arms train nothing (comparison/adjusted.py). The batcher alone is not adjusted: its
+    # class-balanced draws make the prior uniform, and adjusting by it changes nothing.
+    "textcat": ["baseline", "oversample", "hamr", "baseline_adjusted", "hamr_adjusted"],
     "ner": ["baseline", "oversample", "hamr", "uniform_draws"],
 }
 TASKS = {"textcat": "textcat", "textcat_multilabel": "textcat", "ner": "ner"}
