@@ -15,8 +15,9 @@ from spacy.training import Corpus, Example
 from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
-from spacy_hamr.comparison.adjusted import dev_halves
+from spacy_hamr.comparison.adjusted import base_arm, dev_halves
 from spacy_hamr.experiments.metrics import macro_f1
+from spacy_hamr.experiments.variants import VARIANTS
 
 from ..conftest import generated_corpus, textcat_examples, write_corpus
 from ..training.test_train_cli import init_config
@@ -171,3 +172,10 @@ def test_an_adjusted_arm_trains_nothing_and_is_cross_fitted_on_dev(inputs, tmp_p
         assert run_cli("evaluate", adjusted, data / "test.spacy", "--output", metrics) == 0
         assert report["per_seed"]["baseline_adjusted"][seed]["test"] == round(macro_f1(srsly.read_json(metrics)), 2)
     assert "cross-fitted" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("arm", [name for name, variant in VARIANTS.items() if variant.textcat_only])
+def test_every_adjusted_arm_has_a_base_arm_that_trains_as_it_does(arm):
+    base = VARIANTS[base_arm(arm)]
+    assert base.before_to_disk is None
+    assert (base.batcher, base.callback) == (VARIANTS[arm].batcher, VARIANTS[arm].callback)
