@@ -83,11 +83,8 @@ def plan_comparison(
     updates, note = _budget(training, train_docs, nlp, steps, epochs)
     # Equal updates for every arm: no early stop, and HAMR's longer epochs do not count.
     pinned = {"training.max_steps": updates, "training.max_epochs": 0, "training.patience": 0}
-    configs = {arm: _pinned(variant_config(config, arm), pinned) for arm in arms}
-    trained = list(dict.fromkeys(base_arm(arm) for arm in arms))
-    for arm in trained:
-        if arm not in configs:  # the base of an adjusted arm, trained for it alone
-            configs[arm] = _pinned(variant_config(config, arm), pinned)
+    trained = list(dict.fromkeys(base_arm(arm) for arm in arms))  # an adjusted arm's base trains for it
+    configs = {arm: _pinned(variant_config(config, arm), pinned) for arm in dict.fromkeys([*arms, *trained])}
     return ComparisonPlan(
         task,
         arms,
