@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
 from spacy_hamr.comparison.adjusted import base_arm, dev_halves
+from spacy_hamr.comparison.plan import comparison_specs, plan_comparison
 from spacy_hamr.experiments.metrics import macro_f1
 from spacy_hamr.experiments.variants import VARIANTS
 
@@ -179,3 +180,21 @@ def test_every_adjusted_arm_has_a_base_arm_that_trains_as_it_does(arm):
     base = VARIANTS[base_arm(arm)]
     assert base.before_to_disk is None
     assert (base.batcher, base.callback) == (VARIANTS[arm].batcher, VARIANTS[arm].callback)
+
+
+def test_an_adjusted_arm_without_its_base_among_the_arms_trains_the_base_for_it(inputs):
+    overrides = {
+        "paths.train": str(inputs / "textcat" / "train.spacy"),
+        "paths.dev": str(inputs / "textcat" / "dev.spacy"),
+    }
+    plan = plan_comparison(inputs / "textcat.cfg", overrides, ["oversample", "hamr_adjusted"], 2, steps=20)
+    assert plan.arms == ["oversample", "hamr_adjusted"] and plan.trained == ["oversample", "hamr"]
+    specs = comparison_specs(plan, inputs / "plan_only")
+    assert sorted(spec.name for spec in specs) == [
+        "hamr seed 0",
+        "hamr seed 1",
+        "oversample seed 0",
+        "oversample seed 1",
+    ]
+    assert "hamr.logit_adjustment.v1" in plan.configs["hamr_adjusted"]  # best.cfg keeps the adjustment step
+    assert "hamr.logit_adjustment.v1" not in plan.configs["hamr"]
