@@ -15,7 +15,7 @@ from spacy.training import Corpus, Example
 from typer.testing import CliRunner
 
 from spacy_hamr.cli import hamr_cli  # noqa: F401 (registers the command)
-from spacy_hamr.comparison.adjusted import base_arm, dev_halves
+from spacy_hamr.comparison.adjusted import adjusts, base_arm, dev_halves
 from spacy_hamr.comparison.plan import comparison_specs, plan_comparison
 from spacy_hamr.experiments.metrics import macro_f1
 from spacy_hamr.experiments.variants import VARIANTS
@@ -175,7 +175,7 @@ def test_an_adjusted_arm_trains_nothing_and_is_cross_fitted_on_dev(inputs, tmp_p
     assert "cross-fitted" in (out / "report.md").read_text()
 
 
-@pytest.mark.parametrize("arm", [name for name, variant in VARIANTS.items() if variant.textcat_only])
+@pytest.mark.parametrize("arm", [name for name in VARIANTS if adjusts(name)])
 def test_every_adjusted_arm_has_a_base_arm_that_trains_as_it_does(arm):
     base = VARIANTS[base_arm(arm)]
     assert base.before_to_disk is None
